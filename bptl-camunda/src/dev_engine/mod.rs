@@ -1,0 +1,1 @@
+//! An in-process Camunda-compatible engine (work in progress).

@@ -1,0 +1,1 @@
+//! bptl-dummy

@@ -1,0 +1,1 @@
+//! bptl-store
