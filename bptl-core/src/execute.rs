@@ -1,0 +1,251 @@
+//! Executing one task: BPTL's `execute(task)` semantics.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use crate::error::UnitError;
+use crate::mapping::TaskMappings;
+use crate::registry::{LINK_HINT, Registry};
+use crate::task::{Extensions, RunningTask, TaskContext, TaskRef, TaskStatus};
+use crate::timeline::{EventKind, Timeline};
+use crate::value::Variables;
+
+/// Why a task was not executed, or how its unit failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecuteError {
+    /// No mapping for the topic, or the mapped unit is not registered.
+    #[error("{0}")]
+    NoCallback(String),
+    /// The task was already performed or completed.
+    #[error("The task {task_id} has already been {status} and is not executed again.")]
+    TaskPerformed {
+        /// The task.
+        task_id: String,
+        /// Its status.
+        status: TaskStatus,
+    },
+    /// The task is being executed right now.
+    #[error("The task {task_id} is already in progress.")]
+    TaskInProgress {
+        /// The task.
+        task_id: String,
+    },
+    /// The task's lock has expired: another worker may have it.
+    #[error("The lock of task {task_id} expired at {expired_at}; it is not executed.")]
+    TaskExpired {
+        /// The task.
+        task_id: String,
+        /// When the lock expired.
+        expired_at: Timestamp,
+    },
+    /// The topic's mapping is inactive.
+    #[error("The mapping for topic '{topic}' is inactive; activate it to execute its tasks.")]
+    MappingInactive {
+        /// The topic.
+        topic: String,
+    },
+    /// The topic's mapping is for another engine type.
+    #[error(
+        "The mapping for topic '{topic}' is for engine '{mapping_engine}', but the task comes from '{task_engine}'."
+    )]
+    WrongEngine {
+        /// The topic.
+        topic: String,
+        /// The mapping's engine type.
+        mapping_engine: String,
+        /// The task's engine type.
+        task_engine: String,
+    },
+    /// The unit ran and returned an error (status `failed`).
+    #[error(transparent)]
+    Unit(#[from] UnitError),
+}
+
+/// One execution of a task: its status, results, error and timeline.
+#[derive(Debug)]
+pub struct TaskRun {
+    /// The task.
+    pub task: TaskRef,
+    /// The status.
+    pub status: TaskStatus,
+    /// What the unit returned, once performed.
+    pub result_variables: Option<Variables>,
+    /// The error text, once failed.
+    pub execution_error: Option<String>,
+    /// The timeline.
+    pub timeline: Timeline,
+    /// Extensions handed to the unit through its task's context.
+    pub extensions: Extensions,
+}
+
+impl TaskRun {
+    /// A fresh run (status `initial`).
+    pub fn new(task: TaskRef) -> Self {
+        Self {
+            task,
+            status: TaskStatus::Initial,
+            result_variables: None,
+            execution_error: None,
+            timeline: Timeline::new(),
+            extensions: Extensions::default(),
+        }
+    }
+
+    /// Use this timeline (e.g. one that writes through to a store).
+    pub fn with_timeline(mut self, timeline: Timeline) -> Self {
+        self.timeline = timeline;
+        self
+    }
+
+    /// Use these extensions.
+    pub fn with_extensions(mut self, extensions: Extensions) -> Self {
+        self.extensions = extensions;
+        self
+    }
+
+    /// Start from a stored status.
+    pub fn with_status(mut self, status: TaskStatus) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Change the status and record it on the timeline.
+    pub fn set_status(&mut self, status: TaskStatus) {
+        let from = self.status;
+        self.status = status;
+        self.timeline.record(
+            EventKind::Status,
+            format!("{from} → {status}"),
+            serde_json::json!({ "from": from.as_str(), "to": status.as_str() }),
+        );
+    }
+}
+
+/// Execute `run`'s task with the unit its topic is mapped to.
+///
+/// Follows BPTL: a topic without mapping or a callback missing from the registry is a
+/// [`ExecuteError::NoCallback`]; a performed or completed task is [`ExecuteError::TaskPerformed`];
+/// an expired lock (expiry ≤ now) is [`ExecuteError::TaskExpired`]; inactive mappings and
+/// mappings for another engine are refused. Otherwise the status moves
+/// `initial → in_progress → performed` (results kept) or `failed` (error text kept); a panic
+/// or a timeout in the unit is a failure.
+///
+/// ```
+/// use bptl_core::{execute, variables, InMemoryTask, Registry, TaskMapping, TaskMappings, TaskRun};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let mappings = TaskMappings::new([TaskMapping::new("nothing", "my::unit").engine("memory")]).unwrap();
+/// let mut run = TaskRun::new(InMemoryTask::new("nothing", variables! {}).into_ref());
+/// let err = execute(&mut run, &Registry::new(), &mappings).await.unwrap_err();
+/// assert!(err.to_string().starts_with("Callback 'my::unit' is not in the provided registry."));
+/// # }
+/// ```
+pub async fn execute(
+    run: &mut TaskRun,
+    registry: &Registry,
+    mappings: &TaskMappings,
+) -> Result<Variables, ExecuteError> {
+    let task = Arc::clone(&run.task);
+    let topic = task.topic_name().to_owned();
+    let Some(mapping) = mappings.get(&topic) else {
+        return Err(ExecuteError::NoCallback(format!(
+            "Could not find a topic/callback mapping for topic '{topic}'."
+        )));
+    };
+    if !mapping.active {
+        return Err(ExecuteError::MappingInactive { topic });
+    }
+    if mapping.engine != task.engine_type() {
+        return Err(ExecuteError::WrongEngine {
+            topic,
+            mapping_engine: mapping.engine.clone(),
+            task_engine: task.engine_type().to_owned(),
+        });
+    }
+    let Some(entry) = registry.get(&mapping.callback) else {
+        let mut message = format!(
+            "Callback '{}' is not in the provided registry.",
+            mapping.callback
+        );
+        let similar = registry.similar(&mapping.callback);
+        if !similar.is_empty() {
+            message.push_str(&format!(" Did you mean '{}'?", similar.join("', '")));
+        } else {
+            message.push(' ');
+            message.push_str(LINK_HINT);
+        }
+        return Err(ExecuteError::NoCallback(message));
+    };
+    match run.status {
+        TaskStatus::Performed | TaskStatus::Completed => {
+            return Err(ExecuteError::TaskPerformed {
+                task_id: task.task_id().to_owned(),
+                status: run.status,
+            });
+        }
+        TaskStatus::InProgress => {
+            return Err(ExecuteError::TaskInProgress {
+                task_id: task.task_id().to_owned(),
+            });
+        }
+        TaskStatus::Initial | TaskStatus::Failed => {}
+    }
+    if let Some(expiry) = task.lock_expires_at()
+        && expiry <= Timestamp::now()
+    {
+        return Err(ExecuteError::TaskExpired {
+            task_id: task.task_id().to_owned(),
+            expired_at: expiry,
+        });
+    }
+
+    run.set_status(TaskStatus::InProgress);
+    let context = TaskContext {
+        mapping: Some(Arc::clone(mapping)),
+        timeline: run.timeline.clone(),
+        extensions: run.extensions.clone(),
+    };
+    let running: TaskRef = Arc::new(RunningTask::new(task, context));
+    let handle = tokio::spawn((entry.run)(running));
+    let abort = handle.abort_handle();
+    let joined = match mapping.timeout {
+        Some(limit) => match tokio::time::timeout(limit, handle).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                abort.abort();
+                Ok(Err(UnitError::Timeout(limit)))
+            }
+        },
+        None => handle.await,
+    };
+    let outcome = match joined {
+        Ok(result) => result,
+        Err(join) if join.is_panic() => Err(UnitError::Panic(panic_message(join.into_panic()))),
+        Err(join) => Err(UnitError::other(join)),
+    };
+    match outcome {
+        Ok(vars) => {
+            run.result_variables = Some(vars.clone());
+            run.set_status(TaskStatus::Performed);
+            Ok(vars)
+        }
+        Err(error) => {
+            run.execution_error = Some(error.chain());
+            run.set_status(TaskStatus::Failed);
+            Err(ExecuteError::Unit(error))
+        }
+    }
+}
+
+/// The message of a panic payload.
+pub fn panic_message(payload: Box<dyn Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}

@@ -1,0 +1,496 @@
+//! Tasks: what a work unit receives.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use crate::error::UnitError;
+use crate::mapping::TaskMapping;
+use crate::timeline::Timeline;
+use crate::value::{Value, Variables};
+
+/// A task to execute, as any task source (an engine, a schedule, a test) provides it.
+///
+/// Engine integrations implement it (e.g. `bptl_camunda::ExternalTask`); [`InMemoryTask`]
+/// serves tests and sources without an engine. Reach the engine-specific type with
+/// [`downcast_ref`](trait.BaseTask.html#method.downcast_ref).
+pub trait BaseTask: Send + Sync + 'static {
+    /// The task's id in its source (Camunda: the external task id).
+    fn task_id(&self) -> &str;
+
+    /// The topic the task was published under.
+    fn topic_name(&self) -> &str;
+
+    /// The task's variables, deserialized into engine-independent [`Value`]s.
+    ///
+    /// An error names the variable that could not be read.
+    fn get_variables(&self) -> Result<Variables, UnitError>;
+
+    /// The engine type this task came from (`"camunda"`, `"memory"`, ...).
+    fn engine_type(&self) -> &str;
+
+    /// The task as [`Any`], for downcasting to the engine-specific type.
+    fn as_any(&self) -> &dyn Any;
+
+    /// The process instance the task belongs to, if any.
+    fn process_instance_id(&self) -> Option<&str> {
+        None
+    }
+
+    /// The business key of the process instance, if any.
+    fn business_key(&self) -> Option<&str> {
+        None
+    }
+
+    /// When the lock on the task expires, if it is locked.
+    fn lock_expires_at(&self) -> Option<Timestamp> {
+        None
+    }
+
+    /// The worker id holding the lock, if any.
+    fn worker_id(&self) -> Option<&str> {
+        None
+    }
+
+    /// The retries the engine has left for this task (`None` before the first failure).
+    fn retries(&self) -> Option<i32> {
+        None
+    }
+
+    /// The task's priority.
+    fn priority(&self) -> i64 {
+        0
+    }
+
+    /// The variables exactly as the source delivered them (e.g. Camunda's typed JSON), for
+    /// task records. Defaults to the deserialized variables as plain JSON.
+    fn raw_variables(&self) -> serde_json::Value {
+        self.get_variables()
+            .map(|v| v.to_json())
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// What the runtime attaches while the task runs: its mapping, timeline and extensions.
+    /// `None` for a bare task.
+    fn context(&self) -> Option<&TaskContext> {
+        None
+    }
+}
+
+impl dyn BaseTask {
+    /// The task as its concrete type, e.g. `task.downcast_ref::<ExternalTask>()`.
+    pub fn downcast_ref<T: BaseTask>(&self) -> Option<&T> {
+        self.as_any().downcast_ref::<T>()
+    }
+
+    /// The task's timeline, when it runs under the runtime.
+    pub fn timeline(&self) -> Option<&Timeline> {
+        self.context().map(|c| &c.timeline)
+    }
+
+    /// The mapping the task is executed under, when it runs under the runtime.
+    pub fn mapping(&self) -> Option<&TaskMapping> {
+        self.context().and_then(|c| c.mapping.as_deref())
+    }
+}
+
+impl fmt::Debug for dyn BaseTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("engine", &self.engine_type())
+            .field("id", &self.task_id())
+            .field("topic", &self.topic_name())
+            .field("process_instance_id", &self.process_instance_id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A shared handle to a task.
+pub type TaskRef = Arc<dyn BaseTask>;
+
+/// Type-keyed extensions the runtime and plug-ins attach to a running task (e.g. the
+/// credential store of `bptl-credentials`).
+#[derive(Clone, Default)]
+pub struct Extensions(BTreeMap<std::any::TypeId, Arc<dyn Any + Send + Sync>>);
+
+impl Extensions {
+    /// Attach a value, replacing any value of the same type.
+    pub fn insert<T: Any + Send + Sync>(&mut self, value: Arc<T>) {
+        self.0.insert(std::any::TypeId::of::<T>(), value);
+    }
+
+    /// The value of type `T`, if attached.
+    pub fn get<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.0
+            .get(&std::any::TypeId::of::<T>())
+            .and_then(|v| Arc::clone(v).downcast::<T>().ok())
+    }
+}
+
+impl fmt::Debug for Extensions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Extensions({} attached)", self.0.len())
+    }
+}
+
+/// What the runtime attaches to a task while it runs.
+#[derive(Debug, Clone, Default)]
+pub struct TaskContext {
+    /// The mapping the task runs under.
+    pub mapping: Option<Arc<TaskMapping>>,
+    /// The task's timeline.
+    pub timeline: Timeline,
+    /// Plug-in state (credentials, HTTP clients, ...).
+    pub extensions: Extensions,
+}
+
+/// A task together with its [`TaskContext`]: what units receive under the runtime.
+///
+/// All [`BaseTask`] methods delegate to the inner task, so downcasting reaches the engine type.
+pub struct RunningTask {
+    inner: TaskRef,
+    context: TaskContext,
+}
+
+impl RunningTask {
+    /// Wrap `inner` with `context`.
+    pub fn new(inner: TaskRef, context: TaskContext) -> Self {
+        Self { inner, context }
+    }
+
+    /// The wrapped task.
+    pub fn inner(&self) -> &TaskRef {
+        &self.inner
+    }
+}
+
+impl BaseTask for RunningTask {
+    fn task_id(&self) -> &str {
+        self.inner.task_id()
+    }
+    fn topic_name(&self) -> &str {
+        self.inner.topic_name()
+    }
+    fn get_variables(&self) -> Result<Variables, UnitError> {
+        self.inner.get_variables()
+    }
+    fn engine_type(&self) -> &str {
+        self.inner.engine_type()
+    }
+    fn as_any(&self) -> &dyn Any {
+        self.inner.as_any()
+    }
+    fn process_instance_id(&self) -> Option<&str> {
+        self.inner.process_instance_id()
+    }
+    fn business_key(&self) -> Option<&str> {
+        self.inner.business_key()
+    }
+    fn lock_expires_at(&self) -> Option<Timestamp> {
+        self.inner.lock_expires_at()
+    }
+    fn worker_id(&self) -> Option<&str> {
+        self.inner.worker_id()
+    }
+    fn retries(&self) -> Option<i32> {
+        self.inner.retries()
+    }
+    fn priority(&self) -> i64 {
+        self.inner.priority()
+    }
+    fn raw_variables(&self) -> serde_json::Value {
+        self.inner.raw_variables()
+    }
+    fn context(&self) -> Option<&TaskContext> {
+        Some(&self.context)
+    }
+}
+
+/// A plain in-memory task, for tests and task sources without an engine.
+///
+/// ```
+/// use bptl_core::{BaseTask, InMemoryTask, variables};
+/// let task = InMemoryTask::new("double", variables! { "amount": 21 });
+/// assert_eq!(task.topic_name(), "double");
+/// assert_eq!(task.get_variables().unwrap().len(), 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct InMemoryTask {
+    /// The task id (a random one by default).
+    pub id: String,
+    /// The topic.
+    pub topic: String,
+    /// The variables.
+    pub variables: Variables,
+    /// The process instance, if any.
+    pub process_instance_id: Option<String>,
+    /// The lock expiry, if any.
+    pub lock_expires_at: Option<Timestamp>,
+    /// The retries left, if known.
+    pub retries: Option<i32>,
+}
+
+impl InMemoryTask {
+    /// A task on `topic` with `variables` and a fresh random id.
+    pub fn new(topic: impl Into<String>, variables: Variables) -> Self {
+        Self {
+            id: format!("memory-{:016x}", rand::random::<u64>()),
+            topic: topic.into(),
+            variables,
+            process_instance_id: None,
+            lock_expires_at: None,
+            retries: None,
+        }
+    }
+
+    /// Set the lock expiry.
+    pub fn with_lock_expiry(mut self, at: Timestamp) -> Self {
+        self.lock_expires_at = Some(at);
+        self
+    }
+
+    /// Set the id.
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = id.into();
+        self
+    }
+
+    /// Share it as a [`TaskRef`].
+    pub fn into_ref(self) -> TaskRef {
+        Arc::new(self)
+    }
+}
+
+impl BaseTask for InMemoryTask {
+    fn task_id(&self) -> &str {
+        &self.id
+    }
+    fn topic_name(&self) -> &str {
+        &self.topic
+    }
+    fn get_variables(&self) -> Result<Variables, UnitError> {
+        Ok(self.variables.clone())
+    }
+    fn engine_type(&self) -> &str {
+        "memory"
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn process_instance_id(&self) -> Option<&str> {
+        self.process_instance_id.as_deref()
+    }
+    fn lock_expires_at(&self) -> Option<Timestamp> {
+        self.lock_expires_at
+    }
+    fn retries(&self) -> Option<i32> {
+        self.retries
+    }
+}
+
+/// The status of a task record, as in BPTL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TaskStatus {
+    /// Fetched, not yet run.
+    Initial,
+    /// The unit is running.
+    InProgress,
+    /// The unit succeeded; the engine has not heard yet.
+    Performed,
+    /// The unit failed.
+    Failed,
+    /// The engine accepted the completion.
+    Completed,
+}
+
+impl TaskStatus {
+    /// All statuses in lifecycle order.
+    pub const ALL: [TaskStatus; 5] = [
+        TaskStatus::Initial,
+        TaskStatus::InProgress,
+        TaskStatus::Performed,
+        TaskStatus::Failed,
+        TaskStatus::Completed,
+    ];
+
+    /// The status as BPTL spells it: `initial`, `in_progress`, `performed`, `failed`, `completed`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TaskStatus::Initial => "initial",
+            TaskStatus::InProgress => "in_progress",
+            TaskStatus::Performed => "performed",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Completed => "completed",
+        }
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for TaskStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TaskStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown task status '{s}': use one of initial, in_progress, performed, failed, completed"
+                )
+            })
+    }
+}
+
+/// Return the value of `name`, or [`UnitError::MissingVariable`]
+/// ("The variable {name} is missing or empty.") when it is absent or empty.
+///
+/// Empty means null, `""`, `[]` and `{}`; booleans and numbers (0 included) are values.
+///
+/// ```
+/// use bptl_core::{check_variable, variables};
+/// let vars = variables! { "count": 0, "name": "" };
+/// assert!(check_variable(&vars, "count").is_ok());
+/// assert_eq!(
+///     check_variable(&vars, "name").unwrap_err().to_string(),
+///     "The variable name is missing or empty."
+/// );
+/// ```
+pub fn check_variable<'a>(vars: &'a Variables, name: &str) -> Result<&'a Value, UnitError> {
+    match vars.get(name) {
+        Some(value) if !value.is_empty() => Ok(value),
+        _ => Err(UnitError::missing_variable(name)),
+    }
+}
+
+/// Like [`check_variable`] but accepts empty values; only an absent variable is an error.
+pub fn check_variable_allow_empty<'a>(
+    vars: &'a Variables,
+    name: &str,
+) -> Result<&'a Value, UnitError> {
+    vars.get(name)
+        .ok_or_else(|| UnitError::missing_variable(name))
+}
+
+/// Extract `name` as a `T` (anything serde can deserialize): the variable must be present and
+/// not empty, and convertible.
+///
+/// The error names the variable, the expected type and what was found.
+///
+/// ```
+/// use bptl_core::{check_variable_as, variables};
+/// let vars = variables! { "amount": 21, "name": "x" };
+/// let amount: f64 = check_variable_as(&vars, "amount").unwrap();
+/// assert_eq!(amount, 21.0);
+/// let err = check_variable_as::<i64>(&vars, "name").unwrap_err();
+/// assert_eq!(err.to_string(), "The variable name must be an integer (i64), but it is a String (\"x\").");
+/// ```
+pub fn check_variable_as<T: serde::de::DeserializeOwned>(
+    vars: &Variables,
+    name: &str,
+) -> Result<T, UnitError> {
+    let value = check_variable(vars, name)?;
+    value_as(name, value)
+}
+
+/// Extract an optional variable as a `T`: `Ok(None)` when absent or empty.
+pub fn optional_variable_as<T: serde::de::DeserializeOwned>(
+    vars: &Variables,
+    name: &str,
+) -> Result<Option<T>, UnitError> {
+    match vars.get(name) {
+        Some(value) if !value.is_empty() => value_as(name, value).map(Some),
+        _ => Ok(None),
+    }
+}
+
+fn value_as<T: serde::de::DeserializeOwned>(name: &str, value: &Value) -> Result<T, UnitError> {
+    serde_json::from_value::<T>(value.to_json()).map_err(|_| UnitError::InvalidVariable {
+        name: name.to_owned(),
+        expected: expected_description::<T>(),
+        found: value.describe(),
+    })
+}
+
+fn expected_description<T>() -> String {
+    let full = std::any::type_name::<T>();
+    let kind = match full {
+        "f64" | "f32" => "a number",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "an integer",
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a non-negative integer",
+        "bool" => "a boolean",
+        "alloc::string::String" => "a string",
+        _ if full.starts_with("alloc::vec::Vec") => "a list",
+        _ if full.starts_with("std::collections::hash::map::HashMap")
+            || full.starts_with("alloc::collections::btree::map::BTreeMap") =>
+        {
+            "a map"
+        }
+        _ => "a value of type",
+    };
+    let short = full.rsplit("::").next().unwrap_or(full);
+    let short = if full.starts_with("alloc::string::String") {
+        "String"
+    } else {
+        short
+    };
+    format!("{kind} ({short})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::variables;
+
+    #[test]
+    fn check_variable_rules() {
+        let vars = variables! {
+            "null": Value::Null, "empty": "", "list": serde_json::json!([]), "map": serde_json::json!({}),
+            "zero": 0, "fzero": 0.0, "no": false, "text": "x"
+        };
+        for name in ["null", "empty", "list", "map", "absent"] {
+            let err = check_variable(&vars, name).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("The variable {name} is missing or empty.")
+            );
+        }
+        for name in ["zero", "fzero", "no", "text"] {
+            assert!(check_variable(&vars, name).is_ok(), "{name}");
+        }
+        assert!(check_variable_allow_empty(&vars, "empty").is_ok());
+        assert!(check_variable_allow_empty(&vars, "null").is_ok());
+        assert!(check_variable_allow_empty(&vars, "absent").is_err());
+    }
+
+    #[test]
+    fn typed_extraction_errors_name_everything() {
+        let vars = variables! { "amount": "lots", "n": 3 };
+        let err = check_variable_as::<f64>(&vars, "amount").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "The variable amount must be a number (f64), but it is a String (\"lots\")."
+        );
+        assert_eq!(check_variable_as::<u8>(&vars, "n").ok(), Some(3));
+        assert_eq!(optional_variable_as::<i64>(&vars, "absent").ok(), Some(None));
+        let err = check_variable_as::<String>(&vars, "n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "The variable n must be a string (String), but it is an Integer (3)."
+        );
+    }
+
+    #[test]
+    fn status_names() {
+        for st in TaskStatus::ALL {
+            assert_eq!(st.as_str().parse::<TaskStatus>(), Ok(st));
+        }
+        assert_eq!(TaskStatus::InProgress.to_string(), "in_progress");
+    }
+}
