@@ -76,6 +76,9 @@ pub mod __private {
     pub use crate::task::{BaseTask, TaskRef};
     pub use crate::unit::{IntoUnitResult, UnitFuture, WorkUnit, run_blocking, run_work_unit};
 
+    /// What a blocking unit's wrapper returns.
+    pub type UnitResult = Result<crate::Variables, crate::UnitError>;
+
     /// Every `#[register]`ed unit of every linked crate.
     #[linkme::distributed_slice]
     #[linkme(crate = crate::__private::linkme)]

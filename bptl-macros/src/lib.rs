@@ -1,1 +1,65 @@
-//! bptl-macros
+//! Procedural macros of bptl: `#[register]` and `#[require_service]`.
+//!
+//! A thin shim: the logic lives in plain functions (the `expand` module) with unit tests.
+//! Generated code names `bptl_core` items through its hidden `__private` module, found as
+//! `bptl_core::__private` or `bptl::__private`, whichever the calling crate depends on: a unit
+//! crate never needs `linkme` itself.
+//!
+//! Use them through the facade (`use bptl::prelude::*;`) or `bptl_macros` directly:
+//!
+//! ```ignore
+//! /// Double an amount.
+//! #[register]
+//! #[require_service("zrc", "The Zaken API to use", alias = "zrc")]
+//! async fn double(task: &dyn BaseTask) -> Result<Variables, UnitError> { /* ... */ }
+//! ```
+
+use proc_macro::TokenStream;
+use proc_macro_crate::{FoundCrate, crate_name};
+use quote::quote;
+
+mod expand;
+
+/// The path of `bptl_core::__private` as the calling crate sees it.
+fn private_path() -> proc_macro2::TokenStream {
+    let found = |name: &str| crate_name(name).ok();
+    if let Some(found) = found("bptl-core") {
+        return match found {
+            FoundCrate::Itself => quote!(::bptl_core::__private),
+            FoundCrate::Name(n) => {
+                let ident = proc_macro2::Ident::new(&n, proc_macro2::Span::call_site());
+                quote!(::#ident::__private)
+            }
+        };
+    }
+    match found("bptl") {
+        Some(FoundCrate::Name(n)) => {
+            let ident = proc_macro2::Ident::new(&n, proc_macro2::Span::call_site());
+            quote!(::#ident::__private)
+        }
+        _ => quote!(::bptl::__private),
+    }
+}
+
+/// Register a work unit: an `async fn(task: &dyn BaseTask)`, a plain (blocking)
+/// `fn(task: &dyn BaseTask)`, or a struct implementing `WorkUnit`.
+///
+/// The unit is known by its path (`module_path!()` + name, e.g. `my_units::double`), its
+/// name and its doc comment. Stack `#[require_service(...)]` below it to declare services.
+#[proc_macro_attribute]
+pub fn register(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::register(args.into(), item.into(), private_path())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Declare a service a unit needs: `#[require_service("zrc", "The Zaken API to use",
+/// alias = "zrc")]`. Stackable; must be placed below `#[register]`.
+///
+/// The type `"*"` means a service of any type.
+#[proc_macro_attribute]
+pub fn require_service(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item2: proc_macro2::TokenStream = item.into();
+    let error = expand::misplaced_require_service(args.into(), item2.clone()).into_compile_error();
+    quote!(#error #item2).into()
+}

@@ -1,0 +1,693 @@
+//! Task records: what the worker writes down about every task it fetches, and the
+//! [`TaskStore`] trait stores implement.
+//!
+//! The worker runtime writes a task's record **before** its unit runs (status `initial`, then
+//! `in_progress`), keeps the status, result variables, errors and timeline up to date, and
+//! consults the record when a task comes back:
+//!
+//! * a task fetched again whose record is `performed` is completed from the stored result
+//!   without running the unit again (exactly-once completion);
+//! * at start-up, records that are `performed` but not `completed` are completed with their
+//!   stored result under the worker id that fetched them;
+//! * records left `in_progress` by a crash (lock expired, nobody heartbeating) are marked
+//!   abandoned on their timeline and run again when the engine hands the task out again. This
+//!   is the only case in which a unit runs twice; the record's `executions` count shows it.
+//!
+//! [`InMemoryStore`] is the default. Persistent stores (SQLite, PostgreSQL) implement the same
+//! trait in their own crate; [`encode_variables`] / [`decode_variables`] give them a lossless
+//! JSON form of [`Variables`] to put in a column.
+//!
+//! ```
+//! use bptl_core::store::{InMemoryStore, TaskFilter, TaskKey, TaskRecord, TaskStore};
+//! use bptl_core::{variables, InMemoryTask, TaskStatus};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let store = InMemoryStore::new();
+//! let task = InMemoryTask::new("double", variables! { "amount": 21 }).into_ref();
+//! let mut record = TaskRecord::from_task(&*task, "worker-1");
+//! store.save(&record).await.unwrap();
+//!
+//! record.status = TaskStatus::Performed;
+//! record.result_variables = Some(variables! { "doubled": 42 });
+//! store.save(&record).await.unwrap();
+//!
+//! let stored = store.get(&record.key()).await.unwrap().unwrap();
+//! assert_eq!(stored.status, TaskStatus::Performed);
+//! let performed = store.list(&TaskFilter::default().status(TaskStatus::Performed)).await.unwrap();
+//! assert_eq!(performed.len(), 1);
+//! # }
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::task::{BaseTask, TaskStatus};
+use crate::timeline::TimelineEntry;
+use crate::value::{DateValue, FileValue, ObjectData, ObjectValue, Value, Variables};
+
+/// What identifies a task record: the engine type and the task's id in that engine.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskKey {
+    /// The engine type (`camunda`, `memory`, ...).
+    pub engine: String,
+    /// The task's id in the engine (Camunda: the external task id).
+    pub task_id: String,
+}
+
+impl TaskKey {
+    /// The key of task `task_id` of engine type `engine`.
+    pub fn new(engine: impl Into<String>, task_id: impl Into<String>) -> Self {
+        Self {
+            engine: engine.into(),
+            task_id: task_id.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for TaskKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.engine, self.task_id)
+    }
+}
+
+/// Everything the worker knows about one task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRecord {
+    /// The engine type the task came from.
+    pub engine: String,
+    /// The task's id in the engine.
+    pub task_id: String,
+    /// The topic.
+    pub topic: String,
+    /// The worker id that holds (or last held) the lock: completions after a restart are sent
+    /// under this id.
+    pub worker_id: String,
+    /// The process instance, if any.
+    pub process_instance_id: Option<String>,
+    /// The business key, if any.
+    pub business_key: Option<String>,
+    /// The task's priority.
+    pub priority: i64,
+    /// The engine's retries when the task was fetched (`None`: never failed).
+    pub retries: Option<i32>,
+    /// When the lock expires (updated on every lock extension).
+    pub lock_expires_at: Option<Timestamp>,
+    /// The variables exactly as the engine delivered them.
+    pub variables: serde_json::Value,
+    /// The status.
+    pub status: TaskStatus,
+    /// What the unit returned, once performed.
+    pub result_variables: Option<Variables>,
+    /// The unit's error (its chain), once failed.
+    pub execution_error: Option<String>,
+    /// The last error the engine answered with (message and body), if any.
+    pub engine_error: Option<String>,
+    /// How many times the unit was started for this task (more than 1 only after a crash).
+    pub executions: u32,
+    /// When the record was first written.
+    pub created_at: Timestamp,
+    /// When the record last changed.
+    pub updated_at: Timestamp,
+    /// When the engine accepted the outcome (completion, failure or BPMN error).
+    pub reported_at: Option<Timestamp>,
+}
+
+impl TaskRecord {
+    /// A fresh `initial` record of a fetched task, locked by `worker_id`.
+    pub fn from_task(task: &dyn BaseTask, worker_id: &str) -> Self {
+        let now = Timestamp::now();
+        Self {
+            engine: task.engine_type().to_owned(),
+            task_id: task.task_id().to_owned(),
+            topic: task.topic_name().to_owned(),
+            worker_id: task.worker_id().unwrap_or(worker_id).to_owned(),
+            process_instance_id: task.process_instance_id().map(str::to_owned),
+            business_key: task.business_key().map(str::to_owned),
+            priority: task.priority(),
+            retries: task.retries(),
+            lock_expires_at: task.lock_expires_at(),
+            variables: task.raw_variables(),
+            status: TaskStatus::Initial,
+            result_variables: None,
+            execution_error: None,
+            engine_error: None,
+            executions: 0,
+            created_at: now,
+            updated_at: now,
+            reported_at: None,
+        }
+    }
+
+    /// The record's key.
+    pub fn key(&self) -> TaskKey {
+        TaskKey::new(&self.engine, &self.task_id)
+    }
+}
+
+/// Which records to list: every field set narrows the selection. Results are newest first
+/// (by `created_at`), `offset` records skipped, at most `limit` returned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskFilter {
+    /// Only this engine type.
+    pub engine: Option<String>,
+    /// Only these statuses (empty: all).
+    pub statuses: Vec<TaskStatus>,
+    /// Only this topic.
+    pub topic: Option<String>,
+    /// Only this process instance.
+    pub process_instance_id: Option<String>,
+    /// Only records created at or after this instant.
+    pub since: Option<Timestamp>,
+    /// Skip this many (paging).
+    pub offset: usize,
+    /// At most this many (`None`: all).
+    pub limit: Option<usize>,
+}
+
+impl TaskFilter {
+    /// Also accept `status`.
+    pub fn status(mut self, status: TaskStatus) -> Self {
+        self.statuses.push(status);
+        self
+    }
+
+    /// Only `engine`.
+    pub fn engine(mut self, engine: impl Into<String>) -> Self {
+        self.engine = Some(engine.into());
+        self
+    }
+
+    /// Only `topic`.
+    pub fn topic(mut self, topic: impl Into<String>) -> Self {
+        self.topic = Some(topic.into());
+        self
+    }
+
+    /// Only records of process instance `id`.
+    pub fn process_instance(mut self, id: impl Into<String>) -> Self {
+        self.process_instance_id = Some(id.into());
+        self
+    }
+
+    /// Only records created at or after `since`.
+    pub fn since(mut self, since: Timestamp) -> Self {
+        self.since = Some(since);
+        self
+    }
+
+    /// One page: skip `offset`, return at most `limit`.
+    pub fn page(mut self, offset: usize, limit: usize) -> Self {
+        self.offset = offset;
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Whether `record` passes the filter (ignoring paging).
+    pub fn matches(&self, record: &TaskRecord) -> bool {
+        self.engine.as_ref().is_none_or(|e| *e == record.engine)
+            && (self.statuses.is_empty() || self.statuses.contains(&record.status))
+            && self.topic.as_ref().is_none_or(|t| *t == record.topic)
+            && self
+                .process_instance_id
+                .as_ref()
+                .is_none_or(|p| record.process_instance_id.as_ref() == Some(p))
+            && self.since.is_none_or(|s| record.created_at >= s)
+    }
+}
+
+/// The number of records of one topic in one status.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StatsRow {
+    /// The topic.
+    pub topic: String,
+    /// The status.
+    pub status: TaskStatus,
+    /// How many records.
+    pub count: u64,
+}
+
+/// A store failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("task store: {message}")]
+pub struct StoreError {
+    /// What went wrong, naming the operation.
+    pub message: String,
+}
+
+impl StoreError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+/// Where task records and their timelines live.
+///
+/// Implementations must be safe to share between the worker's tasks (`Send + Sync`); every
+/// method is one short operation (no transaction spans two calls). Records are keyed by
+/// [`TaskKey`] (engine type + task id).
+#[async_trait]
+pub trait TaskStore: Send + Sync + 'static {
+    /// Insert the record, or replace the stored record with the same key (the timeline is
+    /// kept). `updated_at` is taken from the record as given.
+    async fn save(&self, record: &TaskRecord) -> Result<(), StoreError>;
+
+    /// The record with this key.
+    async fn get(&self, key: &TaskKey) -> Result<Option<TaskRecord>, StoreError>;
+
+    /// Records passing the filter, newest first, paged.
+    async fn list(&self, filter: &TaskFilter) -> Result<Vec<TaskRecord>, StoreError>;
+
+    /// Append an entry to a record's timeline (an entry for an unknown key may be kept or
+    /// dropped; the runtime writes the record first).
+    async fn append_timeline(&self, key: &TaskKey, entry: &TimelineEntry)
+    -> Result<(), StoreError>;
+
+    /// A record's timeline, oldest first (empty for an unknown key).
+    async fn timeline(&self, key: &TaskKey) -> Result<Vec<TimelineEntry>, StoreError>;
+
+    /// Counts per topic and status of records created at or after `since` (all when `None`),
+    /// sorted by topic, then status.
+    async fn stats(&self, since: Option<Timestamp>) -> Result<Vec<StatsRow>, StoreError>;
+
+    /// Delete `completed` records (and their timelines) last updated before `before`; returns
+    /// how many were deleted.
+    async fn prune_completed(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    /// Set a record's status (e.g. back to `initial` for `execute --force`), clearing nothing
+    /// else; returns whether the record exists.
+    async fn reset_status(&self, key: &TaskKey, status: TaskStatus) -> Result<bool, StoreError>;
+}
+
+/// A [`TaskStore`] in memory: the default, and for tests.
+///
+/// Bounded by default to [`InMemoryStore::DEFAULT_CAPACITY`] records: when full, the oldest
+/// records that are done (`completed`, or `failed` and reported) are dropped first, so a
+/// long-running worker does not grow without limit.
+#[derive(Debug)]
+pub struct InMemoryStore {
+    inner: Mutex<Inner>,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    records: HashMap<TaskKey, Stored>,
+    next_seq: u64,
+}
+
+#[derive(Debug)]
+struct Stored {
+    seq: u64,
+    record: TaskRecord,
+    timeline: Vec<TimelineEntry>,
+}
+
+impl Default for InMemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl InMemoryStore {
+    /// The default number of records kept.
+    pub const DEFAULT_CAPACITY: usize = 10_000;
+
+    /// An empty store keeping at most [`Self::DEFAULT_CAPACITY`] records.
+    pub fn new() -> Self {
+        Self::with_capacity(Self::DEFAULT_CAPACITY)
+    }
+
+    /// An empty store keeping at most `capacity` records (records not yet done are never
+    /// dropped, so it may hold more while many tasks are in flight).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The number of records held.
+    pub fn len(&self) -> usize {
+        self.lock().records.len()
+    }
+
+    /// Whether the store holds no records.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // Every critical section leaves the maps consistent, even if a panic interrupts it.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn evict(&self, inner: &mut Inner) {
+        if inner.records.len() <= self.capacity {
+            return;
+        }
+        let excess = inner.records.len() - self.capacity;
+        let mut done: Vec<(u64, TaskKey)> = inner
+            .records
+            .iter()
+            .filter(|(_, s)| {
+                s.record.status == TaskStatus::Completed
+                    || (s.record.status == TaskStatus::Failed && s.record.reported_at.is_some())
+            })
+            .map(|(k, s)| (s.seq, k.clone()))
+            .collect();
+        done.sort_unstable();
+        for (_, key) in done.into_iter().take(excess) {
+            inner.records.remove(&key);
+        }
+    }
+}
+
+#[async_trait]
+impl TaskStore for InMemoryStore {
+    async fn save(&self, record: &TaskRecord) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let key = record.key();
+        if let Some(stored) = inner.records.get_mut(&key) {
+            stored.record = record.clone();
+            return Ok(());
+        }
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        inner.records.insert(
+            key,
+            Stored {
+                seq,
+                record: record.clone(),
+                timeline: Vec::new(),
+            },
+        );
+        self.evict(&mut inner);
+        Ok(())
+    }
+
+    async fn get(&self, key: &TaskKey) -> Result<Option<TaskRecord>, StoreError> {
+        Ok(self.lock().records.get(key).map(|s| s.record.clone()))
+    }
+
+    async fn list(&self, filter: &TaskFilter) -> Result<Vec<TaskRecord>, StoreError> {
+        let inner = self.lock();
+        let mut hits: Vec<&Stored> = inner
+            .records
+            .values()
+            .filter(|s| filter.matches(&s.record))
+            .collect();
+        hits.sort_unstable_by(|a, b| {
+            b.record
+                .created_at
+                .cmp(&a.record.created_at)
+                .then(b.seq.cmp(&a.seq))
+        });
+        Ok(hits
+            .into_iter()
+            .skip(filter.offset)
+            .take(filter.limit.unwrap_or(usize::MAX))
+            .map(|s| s.record.clone())
+            .collect())
+    }
+
+    async fn append_timeline(
+        &self,
+        key: &TaskKey,
+        entry: &TimelineEntry,
+    ) -> Result<(), StoreError> {
+        if let Some(stored) = self.lock().records.get_mut(key) {
+            stored.timeline.push(entry.clone());
+        }
+        Ok(())
+    }
+
+    async fn timeline(&self, key: &TaskKey) -> Result<Vec<TimelineEntry>, StoreError> {
+        Ok(self
+            .lock()
+            .records
+            .get(key)
+            .map(|s| s.timeline.clone())
+            .unwrap_or_default())
+    }
+
+    async fn stats(&self, since: Option<Timestamp>) -> Result<Vec<StatsRow>, StoreError> {
+        let inner = self.lock();
+        let mut counts: BTreeMap<(String, TaskStatus), u64> = BTreeMap::new();
+        for s in inner.records.values() {
+            if since.is_none_or(|since| s.record.created_at >= since) {
+                *counts
+                    .entry((s.record.topic.clone(), s.record.status))
+                    .or_default() += 1;
+            }
+        }
+        Ok(counts
+            .into_iter()
+            .map(|((topic, status), count)| StatsRow {
+                topic,
+                status,
+                count,
+            })
+            .collect())
+    }
+
+    async fn prune_completed(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let before_len = inner.records.len();
+        inner.records.retain(|_, s| {
+            !(s.record.status == TaskStatus::Completed && s.record.updated_at < before)
+        });
+        Ok((before_len - inner.records.len()) as u64)
+    }
+
+    async fn reset_status(&self, key: &TaskKey, status: TaskStatus) -> Result<bool, StoreError> {
+        match self.lock().records.get_mut(key) {
+            Some(stored) => {
+                stored.record.status = status;
+                stored.record.updated_at = Timestamp::now();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+/// Variables as JSON that keeps every value's kind, for stores that keep result variables in
+/// a text or JSON column: `{"name": {"type": "Integer", "value": 42}, ...}`.
+///
+/// The shape follows Camunda's typed values (`type`, `value`, `valueInfo`), except that bytes
+/// and file contents are arrays of numbers. [`decode_variables`] reads it back unchanged.
+///
+/// ```
+/// use bptl_core::store::{decode_variables, encode_variables};
+/// use bptl_core::{variables, Value};
+/// let vars = variables! { "n": 1i64 << 40, "when": jiff::Timestamp::UNIX_EPOCH, "doc": serde_json::json!({"a": [1]}) };
+/// let json = encode_variables(&vars);
+/// assert_eq!(json["n"]["type"], "Long");
+/// assert_eq!(decode_variables(&json).unwrap(), vars);
+/// ```
+pub fn encode_variables(vars: &Variables) -> serde_json::Value {
+    use serde_json::json;
+    let mut out = serde_json::Map::new();
+    for (name, value) in vars {
+        let (value_json, info) = match value {
+            Value::Date(d) => (json!(d.to_camunda_string()), None),
+            Value::Bytes(b) => (json!(b), None),
+            Value::Object(o) => (
+                match &o.data {
+                    ObjectData::Json(j) => j.clone(),
+                    ObjectData::Serialized(s) => json!(s),
+                },
+                Some(json!({
+                    "objectTypeName": o.object_type_name,
+                    "serializationDataFormat": o.serialization_data_format,
+                    "serialized": matches!(o.data, ObjectData::Serialized(_)),
+                })),
+            ),
+            Value::File(f) => (
+                json!(f.content),
+                Some(json!({ "filename": f.filename, "mimeType": f.mime_type, "encoding": f.encoding })),
+            ),
+            other => (other.to_json(), None),
+        };
+        let mut typed = serde_json::Map::new();
+        typed.insert("type".into(), json!(value.type_name()));
+        typed.insert("value".into(), value_json);
+        if let Some(info) = info {
+            typed.insert("valueInfo".into(), info);
+        }
+        out.insert(name.clone(), serde_json::Value::Object(typed));
+    }
+    serde_json::Value::Object(out)
+}
+
+/// Read variables written by [`encode_variables`].
+pub fn decode_variables(json: &serde_json::Value) -> Result<Variables, StoreError> {
+    let bad = |name: &str, why: &str| StoreError::new(format!("stored variable '{name}': {why}"));
+    let object = json
+        .as_object()
+        .ok_or_else(|| StoreError::new("stored variables are not a JSON object"))?;
+    let mut vars = Variables::new();
+    for (name, typed) in object {
+        let kind = typed["type"].as_str().unwrap_or("");
+        let v = &typed["value"];
+        let info = &typed["valueInfo"];
+        let str_of = |j: &serde_json::Value| j.as_str().map(str::to_owned);
+        let bytes_of = |j: &serde_json::Value| -> Option<Vec<u8>> {
+            j.as_array()?
+                .iter()
+                .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+                .collect()
+        };
+        let value = match kind {
+            "Null" => Value::Null,
+            "Boolean" => Value::Boolean(v.as_bool().ok_or_else(|| bad(name, "not a boolean"))?),
+            "Short" => Value::Short(
+                v.as_i64()
+                    .and_then(|n| i16::try_from(n).ok())
+                    .ok_or_else(|| bad(name, "not a short"))?,
+            ),
+            "Integer" => Value::Integer(
+                v.as_i64()
+                    .and_then(|n| i32::try_from(n).ok())
+                    .ok_or_else(|| bad(name, "not an integer"))?,
+            ),
+            "Long" => Value::Long(v.as_i64().ok_or_else(|| bad(name, "not a long"))?),
+            "Double" => Value::Double(v.as_f64().ok_or_else(|| bad(name, "not a number"))?),
+            "String" => Value::String(str_of(v).ok_or_else(|| bad(name, "not a string"))?),
+            "Xml" => Value::Xml(str_of(v).ok_or_else(|| bad(name, "not a string"))?),
+            "Json" => Value::Json(v.clone()),
+            "Date" => Value::Date(
+                DateValue::parse(v.as_str().unwrap_or(""))
+                    .map_err(|e| bad(name, &e.to_string()))?,
+            ),
+            "Bytes" => Value::Bytes(bytes_of(v).ok_or_else(|| bad(name, "not bytes"))?),
+            "Object" => Value::Object(ObjectValue {
+                object_type_name: str_of(&info["objectTypeName"]),
+                serialization_data_format: str_of(&info["serializationDataFormat"]),
+                data: if info["serialized"].as_bool().unwrap_or(false) {
+                    ObjectData::Serialized(str_of(v).unwrap_or_default())
+                } else {
+                    ObjectData::Json(v.clone())
+                },
+            }),
+            "File" => Value::File(FileValue {
+                filename: str_of(&info["filename"]).unwrap_or_default(),
+                mime_type: str_of(&info["mimeType"]),
+                encoding: str_of(&info["encoding"]),
+                content: bytes_of(v),
+            }),
+            other => return Err(bad(name, &format!("unknown type '{other}'"))),
+        };
+        vars.insert(name.clone(), value);
+    }
+    Ok(vars)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::InMemoryTask;
+    use crate::timeline::EventKind;
+    use crate::variables;
+
+    fn record(topic: &str, status: TaskStatus) -> TaskRecord {
+        let task = InMemoryTask::new(topic, variables! {});
+        let mut r = TaskRecord::from_task(&task, "w");
+        r.status = status;
+        r
+    }
+
+    #[tokio::test]
+    async fn save_get_list_stats_prune() {
+        let store = InMemoryStore::new();
+        let a = record("a", TaskStatus::Completed);
+        let b = record("b", TaskStatus::Performed);
+        let c = record("a", TaskStatus::Completed);
+        for r in [&a, &b, &c] {
+            store.save(r).await.unwrap();
+        }
+        let all = store.list(&TaskFilter::default()).await.unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0].task_id, c.task_id, "newest first");
+        let page = store
+            .list(&TaskFilter::default().page(1, 1))
+            .await
+            .unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].task_id, b.task_id);
+        let only_a = store.list(&TaskFilter::default().topic("a")).await.unwrap();
+        assert_eq!(only_a.len(), 2);
+        let stats = store.stats(None).await.unwrap();
+        assert_eq!(
+            stats,
+            vec![
+                StatsRow { topic: "a".into(), status: TaskStatus::Completed, count: 2 },
+                StatsRow { topic: "b".into(), status: TaskStatus::Performed, count: 1 },
+            ]
+        );
+        let pruned = store
+            .prune_completed(Timestamp::now() + jiff::SignedDuration::from_secs(1))
+            .await
+            .unwrap();
+        assert_eq!(pruned, 2);
+        assert!(store.reset_status(&b.key(), TaskStatus::Initial).await.unwrap());
+        assert_eq!(
+            store.get(&b.key()).await.unwrap().map(|r| r.status),
+            Some(TaskStatus::Initial)
+        );
+        assert!(!store.reset_status(&a.key(), TaskStatus::Initial).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn timeline_survives_saves_and_capacity_drops_done_records_first() {
+        let store = InMemoryStore::with_capacity(2);
+        let pending = record("p", TaskStatus::InProgress);
+        store.save(&pending).await.unwrap();
+        let entry = TimelineEntry {
+            at: Timestamp::now(),
+            kind: EventKind::Note,
+            message: "hi".into(),
+            data: serde_json::Value::Null,
+        };
+        store.append_timeline(&pending.key(), &entry).await.unwrap();
+        store.save(&pending).await.unwrap();
+        assert_eq!(store.timeline(&pending.key()).await.unwrap(), vec![entry]);
+        for _ in 0..3 {
+            store.save(&record("d", TaskStatus::Completed)).await.unwrap();
+        }
+        assert_eq!(store.len(), 2);
+        assert!(store.get(&pending.key()).await.unwrap().is_some());
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        let vars = variables! {
+            "null": Value::Null, "b": true, "s": Value::Short(3), "i": 4, "l": 1i64 << 40,
+            "d": 1.5, "str": "x", "xml": Value::Xml("<a/>".into()),
+            "date": DateValue::parse("2015-10-06T16:34:42.000+0200").unwrap(),
+            "json": serde_json::json!([1, {"a": null}]), "bytes": vec![0u8, 255],
+            "obj": Value::Object(ObjectValue { object_type_name: Some("java.util.HashMap".into()),
+                serialization_data_format: Some("application/json".into()),
+                data: ObjectData::Json(serde_json::json!({"k": 1})) }),
+            "ser": Value::Object(ObjectValue { object_type_name: None,
+                serialization_data_format: Some("application/xml".into()),
+                data: ObjectData::Serialized("<x/>".into()) }),
+            "file": Value::File(FileValue { filename: "a.txt".into(), mime_type: Some("text/plain".into()),
+                encoding: None, content: Some(b"hi".to_vec()) })
+        };
+        let json = encode_variables(&vars);
+        assert_eq!(decode_variables(&json).unwrap(), vars);
+        let text = serde_json::to_string(&json).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(decode_variables(&back).unwrap(), vars);
+        assert!(decode_variables(&serde_json::json!({"x": {"type": "Nope"}})).is_err());
+    }
+}
