@@ -1,0 +1,1 @@
+//! `fetch_json`: placeholder until the credentials work lands.
