@@ -67,7 +67,7 @@ pub fn format_duration(d: Duration) -> String {
     }
     if ms < 60_000 {
         let secs = d.as_secs_f64();
-        return if ms % 1000 == 0 {
+        return if ms.is_multiple_of(1000) {
             format!("{}s", ms / 1000)
         } else {
             format!("{secs:.1}s")

@@ -39,6 +39,8 @@ pub mod error;
 pub mod execute;
 pub mod mapping;
 pub mod registry;
+pub mod runtime;
+pub mod store;
 pub mod task;
 pub mod timeline;
 pub mod unit;
@@ -49,6 +51,10 @@ pub use engine::{Engine, EngineError, EngineErrorKind, FailureReport, FetchReque
 pub use error::{BpmnError, Failure, UnitError};
 pub use execute::{ExecuteError, TaskRun, execute};
 pub use mapping::{MappingError, RetryPolicy, TaskMapping, TaskMappings};
+pub use runtime::{CallbackSender, Worker, WorkerConfig, WorkerHandle, WorkerStats};
+pub use store::{
+    InMemoryStore, StatsRow, StoreError, TaskFilter, TaskKey, TaskRecord, TaskStore,
+};
 pub use registry::{LINK_HINT, Registry, RegistryError, RequiredService, UnitEntry, UnitKind};
 pub use task::{
     BaseTask, Extensions, InMemoryTask, RunningTask, TaskContext, TaskRef, TaskStatus,
@@ -83,6 +89,9 @@ pub mod __private {
     #[linkme::distributed_slice]
     #[linkme(crate = crate::__private::linkme)]
     pub static UNITS: [UnitEntry];
+
+    /// Compile-time check that a unit's declared return type is allowed.
+    pub fn assert_unit_result<R: IntoUnitResult>() {}
 
     /// Wrap an async function unit's future (checks the return type with a helpful message).
     pub fn async_unit<F, R>(future: F) -> UnitFuture

@@ -70,13 +70,15 @@ fn is_attr(attr: &Attribute, name: &str) -> bool {
 }
 
 /// Remove the `#[require_service]` attributes from `attrs`, parsing them in order.
-pub fn take_services(attrs: &mut Vec<Attribute>) -> syn::Result<Vec<ServiceSpec>> {
+pub fn take_services(attrs: &mut Vec<Attribute>) -> syn::Result<(Vec<ServiceSpec>, Vec<syn::Path>)> {
     let mut specs = Vec::new();
+    let mut paths = Vec::new();
     let mut error: Option<syn::Error> = None;
     attrs.retain(|attr| {
         if !is_attr(attr, "require_service") {
             return true;
         }
+        paths.push(attr.path().clone());
         match attr.parse_args::<ServiceSpec>() {
             Ok(spec) => specs.push(spec),
             Err(e) => match &mut error {
@@ -88,7 +90,7 @@ pub fn take_services(attrs: &mut Vec<Attribute>) -> syn::Result<Vec<ServiceSpec>
     });
     match error {
         Some(e) => Err(e),
-        None => Ok(specs),
+        None => Ok((specs, paths)),
     }
 }
 
@@ -182,6 +184,29 @@ pub fn task_arg(ty: &Type) -> Option<TaskArg> {
 
 const ITEM_HINT: &str = "#[register] applies to an `async fn(task: &dyn BaseTask)`, a plain `fn(task: &dyn BaseTask)` or a struct implementing `WorkUnit`";
 
+/// Expand `#[register]`; on an error, emit the error together with the item (its
+/// `#[require_service]` attributes removed), so that only the error itself is reported.
+pub fn register_or_error(args: TokenStream, item: TokenStream, private: TokenStream) -> TokenStream {
+    match register(args, item.clone(), private) {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            let error = error.into_compile_error();
+            let item = match syn::parse2::<Item>(item.clone()) {
+                Ok(mut parsed) => {
+                    match &mut parsed {
+                        Item::Fn(f) => f.attrs.retain(|a| !is_attr(a, "require_service")),
+                        Item::Struct(s) => s.attrs.retain(|a| !is_attr(a, "require_service")),
+                        _ => {}
+                    }
+                    quote!(#parsed)
+                }
+                Err(_) => item,
+            };
+            quote!(#error #item)
+        }
+    }
+}
+
 /// Expand `#[register]` on `item`, naming core items through `private` (the path of
 /// `bptl_core::__private` as the calling crate sees it).
 pub fn register(args: TokenStream, item: TokenStream, private: TokenStream) -> syn::Result<TokenStream> {
@@ -211,7 +236,7 @@ fn services_tokens(specs: &[ServiceSpec], private: &TokenStream) -> TokenStream 
 fn entry(
     name: &syn::Ident,
     doc: &str,
-    specs: &[ServiceSpec],
+    (specs, attr_paths): &(Vec<ServiceSpec>, Vec<syn::Path>),
     kind: TokenStream,
     runner: TokenStream,
     private: &TokenStream,
@@ -222,6 +247,8 @@ fn entry(
     quote_spanned! {Span::call_site()=>
         #[doc(hidden)]
         const _: () = {
+            // The consumed `#[require_service]` attributes count as uses of their imports.
+            #( #[allow(unused_imports)] use #attr_paths as _; )*
             #runner
 
             #[#private::linkme::distributed_slice(#private::UNITS)]
@@ -245,6 +272,10 @@ fn register_fn(mut f: ItemFn, private: &TokenStream) -> syn::Result<TokenStream>
     let specs = take_services(&mut f.attrs)?;
     let doc = doc_of(&f.attrs);
     let sig = &f.sig;
+    let result_span = match &sig.output {
+        syn::ReturnType::Type(_, ty) => ty.span(),
+        syn::ReturnType::Default => sig.ident.span(),
+    };
     if !sig.generics.params.is_empty() {
         return Err(syn::Error::new(
             sig.generics.span(),
@@ -253,10 +284,9 @@ fn register_fn(mut f: ItemFn, private: &TokenStream) -> syn::Result<TokenStream>
     }
     let arg_hint = "a work unit function takes exactly one argument, the task: `task: &dyn BaseTask` (or `task: TaskRef`)";
     if sig.inputs.len() != 1 {
-        let span = if sig.inputs.is_empty() {
-            sig.paren_token.span.join()
-        } else {
-            sig.inputs.span()
+        let span = match sig.inputs.iter().nth(1) {
+            Some(extra) => extra.span(),
+            None => sig.paren_token.span.join(),
         };
         return Err(syn::Error::new(
             span,
@@ -286,12 +316,23 @@ fn register_fn(mut f: ItemFn, private: &TokenStream) -> syn::Result<TokenStream>
         TaskArg::Borrowed => quote!(&*task),
         TaskArg::Shared => quote!(task),
     };
+    // Check the declared return type where the user wrote it, for a precise error span.
+    let return_check = match &sig.output {
+        syn::ReturnType::Type(_, ty) if !matches!(**ty, Type::ImplTrait(_)) => quote! {
+            const _: fn() = #private::assert_unit_result::<#ty>;
+        },
+        _ => TokenStream::new(),
+    };
+    let wrap_async = quote_spanned!(result_span=> #private::async_unit(future));
+    let wrap_blocking = quote_spanned!(result_span=> #private::IntoUnitResult::into_unit_result(result));
     let (kind, runner) = if sig.asyncness.is_some() {
         (
             quote!(#private::UnitKind::AsyncFn),
             quote! {
+                #return_check
                 fn __bptl_run(task: #private::TaskRef) -> #private::UnitFuture {
-                    #private::async_unit(async move { #name(#call_arg).await })
+                    let future = async move { #name(#call_arg).await };
+                    #wrap_async
                 }
             },
         )
@@ -299,8 +340,10 @@ fn register_fn(mut f: ItemFn, private: &TokenStream) -> syn::Result<TokenStream>
         (
             quote!(#private::UnitKind::BlockingFn),
             quote! {
+                #return_check
                 fn __bptl_call(task: #private::TaskRef) -> #private::UnitResult {
-                    #private::IntoUnitResult::into_unit_result(#name(#call_arg))
+                    let result = #name(#call_arg);
+                    #wrap_blocking
                 }
                 fn __bptl_run(task: #private::TaskRef) -> #private::UnitFuture {
                     #private::run_blocking(task, __bptl_call)
@@ -428,8 +471,9 @@ mod tests {
         assert!(out.contains("UnitKind :: AsyncFn"), "{out}");
         assert!(out.contains("\"Double it.\""), "{out}");
         assert!(out.contains("service_type : \"zrc\""), "{out}");
-        assert!(!out.contains("require_service"), "attribute must be consumed: {out}");
+        assert!(!out.contains("# [require_service"), "attribute must be consumed: {out}");
         assert!(out.contains("double (& * task) . await"), "{out}");
+        assert!(out.contains("use require_service as _"), "{out}");
     }
 
     #[test]
@@ -453,6 +497,19 @@ mod tests {
         assert!(err(quote!(const X: u8 = 1;)).contains("#[register] applies to"));
         let args = register(quote!(name = "x"), quote!(fn f(t: TaskRef) {}), private()).unwrap_err();
         assert!(args.to_string().contains("takes no arguments"));
+    }
+
+    #[test]
+    fn errors_keep_the_item_without_service_attributes() {
+        let out = register_or_error(
+            TokenStream::new(),
+            quote!(#[require_service("zrc", "Z")] fn f() {}),
+            private(),
+        )
+        .to_string();
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("fn f ()"), "the item stays: {out}");
+        assert!(!out.contains("require_service"), "{out}");
     }
 
     #[test]

@@ -48,9 +48,7 @@ fn private_path() -> proc_macro2::TokenStream {
 /// name and its doc comment. Stack `#[require_service(...)]` below it to declare services.
 #[proc_macro_attribute]
 pub fn register(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::register(args.into(), item.into(), private_path())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    expand::register_or_error(args.into(), item.into(), private_path()).into()
 }
 
 /// Declare a service a unit needs: `#[require_service("zrc", "The Zaken API to use",

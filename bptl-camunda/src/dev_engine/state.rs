@@ -1,0 +1,1535 @@
+//! The engine state: deployments, process instances, external tasks, incidents, history.
+//!
+//! Everything lives behind one mutex in [`super::EngineCore`]; these functions run with the
+//! lock held and never block.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use tokio::sync::watch;
+
+use super::bpmn::{NodeKind, ProcessModel, parse_bpmn};
+use super::error::RestError;
+use super::variables::{StoredVariable, Variables, parse_variables, variables_to_json};
+
+/// Camunda cuts incident messages to this many characters.
+const MAX_INCIDENT_MESSAGE: usize = 666;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// Formats milliseconds since the epoch as a Camunda date in the system time zone.
+pub fn format_date(ms: i64) -> String {
+    let ts = jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    ts.to_zoned_datetime(jiff::tz::TimeZone::system())
+        .strftime("%Y-%m-%dT%H:%M:%S%.3f%z")
+        .to_string()
+}
+
+fn opt_date(ms: Option<i64>) -> Value {
+    ms.map_or(Value::Null, |m| Value::String(format_date(m)))
+}
+
+/// A random UUID-shaped id, like Camunda's default id generator.
+pub fn new_id() -> String {
+    let v: u128 = rand::random();
+    let h = format!("{v:032x}");
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+/// The state of a process instance as the history reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InstanceState {
+    /// Running.
+    Active,
+    /// Ended normally (also after an uncaught BPMN error).
+    Completed,
+    /// Cancelled through the REST API (`DELETE /process-instance/{id}`).
+    ExternallyTerminated,
+}
+
+impl InstanceState {
+    /// Camunda's name of the state.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Completed => "COMPLETED",
+            Self::ExternallyTerminated => "EXTERNALLY_TERMINATED",
+        }
+    }
+}
+
+/// A deployed process definition.
+#[derive(Debug)]
+pub struct Definition {
+    pub id: String,
+    pub key: String,
+    pub version: i64,
+    pub resource: String,
+    pub deployment_id: String,
+    pub model: ProcessModel,
+}
+
+impl Definition {
+    fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "key": self.key,
+            "category": self.model.category,
+            "description": null,
+            "name": self.model.name,
+            "version": self.version,
+            "resource": self.resource,
+            "deploymentId": self.deployment_id,
+            "diagram": null,
+            "suspended": false,
+            "tenantId": null,
+            "versionTag": self.model.version_tag,
+            "historyTimeToLive": null,
+            "startableInTasklist": true,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Deployment {
+    id: String,
+    name: Option<String>,
+    source: Option<String>,
+    time: i64,
+    resources: Vec<(String, String)>,
+    definitions: Vec<String>,
+}
+
+#[derive(Debug)]
+struct HistoryVar {
+    id: String,
+    create_time: i64,
+}
+
+#[derive(Debug)]
+struct Instance {
+    id: String,
+    definition: Arc<Definition>,
+    business_key: Option<String>,
+    variables: Variables,
+    var_meta: HashMap<String, HistoryVar>,
+    state: InstanceState,
+    start_time: i64,
+    end_time: Option<i64>,
+    end_activity: Option<String>,
+    delete_reason: Option<String>,
+    open_task: Option<String>,
+}
+
+#[derive(Debug)]
+struct Task {
+    id: String,
+    seq: u64,
+    topic: String,
+    priority: i64,
+    instance_id: String,
+    definition: Arc<Definition>,
+    activity_id: String,
+    activity_instance_id: String,
+    execution_id: String,
+    business_key: Option<String>,
+    create_time: i64,
+    worker_id: Option<String>,
+    lock_expiration: Option<i64>,
+    retries: Option<i64>,
+    error_message: Option<String>,
+    error_details: Option<String>,
+    local_variables: Variables,
+    incident: Option<String>,
+}
+
+impl Task {
+    fn fetchable(&self, now: i64) -> bool {
+        self.lock_expiration.is_none_or(|l| l <= now) && self.retries_left()
+    }
+
+    fn retries_left(&self) -> bool {
+        self.retries.is_none_or(|r| r > 0)
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "activityId": self.activity_id,
+            "activityInstanceId": self.activity_instance_id,
+            "errorMessage": self.error_message,
+            "executionId": self.execution_id,
+            "id": self.id,
+            "lockExpirationTime": opt_date(self.lock_expiration),
+            "createTime": format_date(self.create_time),
+            "processDefinitionId": self.definition.id,
+            "processDefinitionKey": self.definition.key,
+            "processDefinitionVersionTag": self.definition.model.version_tag,
+            "processInstanceId": self.instance_id,
+            "retries": self.retries,
+            "suspended": false,
+            "workerId": self.worker_id,
+            "topicName": self.topic,
+            "tenantId": null,
+            "priority": self.priority,
+            "businessKey": self.business_key,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Incident {
+    id: String,
+    time: i64,
+    message: Option<String>,
+    task_id: String,
+    activity_id: String,
+    execution_id: String,
+    instance_id: String,
+    definition_id: String,
+}
+
+impl Incident {
+    fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "processDefinitionId": self.definition_id,
+            "processInstanceId": self.instance_id,
+            "executionId": self.execution_id,
+            "incidentTimestamp": format_date(self.time),
+            "incidentType": "failedExternalTask",
+            "activityId": self.activity_id,
+            "failedActivityId": self.activity_id,
+            "causeIncidentId": self.id,
+            "rootCauseIncidentId": self.id,
+            "configuration": self.task_id,
+            "tenantId": null,
+            "incidentMessage": self.message,
+            "jobDefinitionId": null,
+            "annotation": null,
+        })
+    }
+}
+
+/// One topic of a fetchAndLock request.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopicRequest {
+    pub topic_name: Option<String>,
+    pub lock_duration: Option<i64>,
+    pub variables: Option<Vec<String>>,
+    #[serde(default)]
+    pub local_variables: Option<bool>,
+    pub business_key: Option<String>,
+    pub process_definition_id: Option<String>,
+    pub process_definition_id_in: Option<Vec<String>>,
+    pub process_definition_key: Option<String>,
+    pub process_definition_key_in: Option<Vec<String>>,
+    pub process_definition_version_tag: Option<String>,
+    #[serde(default)]
+    pub without_tenant_id: Option<bool>,
+    pub tenant_id_in: Option<Vec<String>>,
+    pub process_variables: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub deserialize_values: Option<bool>,
+    #[serde(default)]
+    pub include_extension_properties: Option<bool>,
+}
+
+/// A sort criterion of a fetchAndLock request.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SortingRequest {
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+}
+
+/// The body of `POST /external-task/fetchAndLock`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FetchRequest {
+    pub worker_id: Option<String>,
+    pub max_tasks: Option<i64>,
+    #[serde(default)]
+    pub use_priority: Option<bool>,
+    pub async_response_timeout: Option<i64>,
+    pub sorting: Option<Vec<SortingRequest>>,
+    pub topics: Option<Vec<TopicRequest>>,
+}
+
+impl FetchRequest {
+    /// Validates the request the way Camunda does; returns the worker id.
+    pub fn validate(&self) -> Result<(), RestError> {
+        if let Some(t) = self.async_response_timeout
+            && t > 1_800_000
+        {
+            return Err(RestError::invalid_request(
+                "The asynchronous response timeout cannot be set to a value greater than 1800000 milliseconds",
+            ));
+        }
+        if self.worker_id.is_none() {
+            return Err(RestError::null_value("workerId"));
+        }
+        if self.max_tasks.is_none() {
+            return Err(RestError::invalid_request("maxTasks is null"));
+        }
+        for sort in self.sorting.iter().flatten() {
+            if sort.sort_by.as_deref() != Some("createTime") {
+                return Err(RestError::invalid_request(format!(
+                    "Cannot set query parameter 'sortBy' to value '{}'",
+                    sort.sort_by.as_deref().unwrap_or("null")
+                )));
+            }
+            match sort.sort_order.as_deref() {
+                Some("asc" | "desc") => {}
+                other => {
+                    return Err(RestError::invalid_request(format!(
+                        "Cannot set query parameter 'sortOrder' to value '{}'",
+                        other.unwrap_or("null")
+                    )));
+                }
+            }
+        }
+        for topic in self.topics.iter().flatten() {
+            let Some(name) = &topic.topic_name else {
+                return Err(RestError::null_value("topicName"));
+            };
+            match topic.lock_duration {
+                Some(d) if d > 0 => {}
+                _ => {
+                    return Err(RestError::engine(format!(
+                        "lockTime is not greater than 0 (topic '{name}')"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The topic names of the request.
+    pub fn topic_names(&self) -> Vec<String> {
+        self.topics
+            .iter()
+            .flatten()
+            .filter_map(|t| t.topic_name.clone())
+            .collect()
+    }
+}
+
+/// Filters of `GET /external-task` (and the count).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskQuery {
+    pub external_task_id: Option<String>,
+    pub topic_name: Option<String>,
+    pub worker_id: Option<String>,
+    pub locked: Option<bool>,
+    pub not_locked: Option<bool>,
+    pub with_retries_left: Option<bool>,
+    pub no_retries_left: Option<bool>,
+    pub process_instance_id: Option<String>,
+    pub activity_id: Option<String>,
+    pub process_definition_id: Option<String>,
+    pub process_definition_key: Option<String>,
+    pub first_result: Option<usize>,
+    pub max_results: Option<usize>,
+}
+
+/// What happened to the task set: topics that have newly fetchable work.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct Effects {
+    /// Topics whose parked fetches should re-query.
+    pub topics: HashSet<String>,
+    /// New lock deadlines (ms) after which tasks may become fetchable.
+    pub deadlines: Vec<(i64, String)>,
+    /// Whether an instance ended.
+    pub instance_ended: bool,
+}
+
+impl Effects {
+    fn merge(&mut self, other: Effects) {
+        self.topics.extend(other.topics);
+        self.deadlines.extend(other.deadlines);
+        self.instance_ended |= other.instance_ended;
+    }
+}
+
+/// A file submitted for deployment.
+#[derive(Debug, Clone)]
+pub struct DeploymentResource {
+    pub name: String,
+    pub content: String,
+}
+
+/// Options of a deployment.
+#[derive(Debug, Clone, Default)]
+pub struct DeploymentRequest {
+    pub name: Option<String>,
+    pub source: Option<String>,
+    pub duplicate_filtering: bool,
+    pub changed_only: bool,
+    pub resources: Vec<DeploymentResource>,
+}
+
+/// The whole engine state.
+#[derive(Debug, Default)]
+pub struct State {
+    deployments: Vec<Deployment>,
+    definitions: HashMap<String, Arc<Definition>>,
+    versions: HashMap<String, Vec<Arc<Definition>>>,
+    instances: HashMap<String, Instance>,
+    active_instances: usize,
+    tasks: HashMap<String, Task>,
+    /// Open tasks per topic, ordered by priority (desc) then creation (asc).
+    topic_index: HashMap<String, BTreeMap<(Reverse<i64>, u64), String>>,
+    incidents: BTreeMap<(i64, String), Incident>,
+    incident_keys: HashMap<String, (i64, String)>,
+    signals: HashMap<String, watch::Sender<()>>,
+    /// Pending lock deadlines: (expiry ms, task id).
+    pub deadlines: BinaryHeap<Reverse<(i64, String)>>,
+    seq: u64,
+}
+
+impl State {
+    /// The change signal of a topic.
+    pub fn signal(&mut self, topic: &str) -> &watch::Sender<()> {
+        self.signals
+            .entry(topic.to_string())
+            .or_insert_with(|| watch::channel(()).0)
+    }
+
+    /// Subscribes to the change signals of topics.
+    pub fn subscribe(&mut self, topics: &[String]) -> Vec<watch::Receiver<()>> {
+        topics.iter().map(|t| self.signal(t).subscribe()).collect()
+    }
+
+    /// Notifies parked fetches of the given topics.
+    pub fn notify(&mut self, topics: &HashSet<String>) {
+        for t in topics {
+            if let Some(s) = self.signals.get(t) {
+                s.send_replace(());
+            }
+        }
+    }
+
+    /// Whether a task would be fetchable now and its lock ended at exactly `deadline`.
+    pub fn expired_topic(&self, task_id: &str, deadline: i64, now: i64) -> Option<String> {
+        let task = self.tasks.get(task_id)?;
+        (task.lock_expiration == Some(deadline) && task.fetchable(now)).then(|| task.topic.clone())
+    }
+
+    // ----- deployments -----
+
+    /// Deploys resources; returns the deployment JSON.
+    pub fn deploy(&mut self, req: DeploymentRequest) -> Result<Value, RestError> {
+        let mut resources = req.resources;
+        if req.duplicate_filtering {
+            let previous = |res: &DeploymentResource| -> Option<&str> {
+                self.deployments
+                    .iter()
+                    .rev()
+                    .filter(|d| d.name == req.name)
+                    .find_map(|d| {
+                        d.resources
+                            .iter()
+                            .find(|(n, _)| n == &res.name)
+                            .map(|(_, c)| c.as_str())
+                    })
+            };
+            let changed: Vec<bool> = resources
+                .iter()
+                .map(|r| previous(r) != Some(r.content.as_str()))
+                .collect();
+            if !changed.iter().any(|c| *c) {
+                if let Some(d) = self.deployments.iter().rev().find(|d| d.name == req.name) {
+                    let mut out = self.deployment_json(d, false);
+                    out["deployedProcessDefinitions"] = Value::Null;
+                    return Ok(out);
+                }
+            } else if req.changed_only {
+                resources = resources
+                    .into_iter()
+                    .zip(changed)
+                    .filter_map(|(r, c)| c.then_some(r))
+                    .collect();
+            }
+        }
+        let mut parsed = Vec::new();
+        let mut problems = Vec::new();
+        for res in &resources {
+            let lower = res.name.to_ascii_lowercase();
+            if !(lower.ends_with(".bpmn") || lower.ends_with(".bpmn20.xml")) {
+                continue;
+            }
+            match parse_bpmn(&res.content) {
+                Ok(models) => parsed.extend(models.into_iter().map(|m| (res.name.clone(), m))),
+                Err(errs) => problems.extend(
+                    errs.into_iter()
+                        .map(|e| format!("* {e} | resource {}", res.name)),
+                ),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(RestError::parse(format!(
+                "ENGINE-09005 Could not parse BPMN process. Errors: \n{}",
+                problems.join("\n")
+            )));
+        }
+        let mut keys = HashSet::new();
+        for (_, model) in &parsed {
+            if !keys.insert(model.key.clone()) {
+                return Err(RestError::parse(format!(
+                    "ENGINE-09005 Could not parse BPMN process. Errors: \n* The deployment contains definitions with the same key '{}' (id attribute), this is not allowed",
+                    model.key
+                )));
+            }
+        }
+        let deployment_id = new_id();
+        let mut ids = Vec::new();
+        for (resource, model) in parsed {
+            let versions = self.versions.entry(model.key.clone()).or_default();
+            let version = versions.last().map_or(1, |d| d.version + 1);
+            let def = Arc::new(Definition {
+                id: format!("{}:{}:{}", model.key, version, new_id()),
+                key: model.key.clone(),
+                version,
+                resource,
+                deployment_id: deployment_id.clone(),
+                model,
+            });
+            versions.push(def.clone());
+            ids.push(def.id.clone());
+            self.definitions.insert(def.id.clone(), def);
+        }
+        let deployment = Deployment {
+            id: deployment_id,
+            name: req.name,
+            source: req.source,
+            time: now_ms(),
+            resources: resources.into_iter().map(|r| (r.name, r.content)).collect(),
+            definitions: ids,
+        };
+        let out = self.deployment_json(&deployment, true);
+        self.deployments.push(deployment);
+        Ok(out)
+    }
+
+    fn deployment_json(&self, d: &Deployment, with_definitions: bool) -> Value {
+        let defs: Map<String, Value> = d
+            .definitions
+            .iter()
+            .filter_map(|id| self.definitions.get(id))
+            .map(|def| (def.id.clone(), def.to_json()))
+            .collect();
+        json!({
+            "id": d.id,
+            "name": d.name,
+            "source": d.source,
+            "tenantId": null,
+            "deploymentTime": format_date(d.time),
+            "links": [],
+            "deployedProcessDefinitions": if with_definitions && !defs.is_empty() { Value::Object(defs) } else { Value::Null },
+            "deployedCaseDefinitions": null,
+            "deployedDecisionDefinitions": null,
+            "deployedDecisionRequirementsDefinitions": null,
+        })
+    }
+
+    /// `GET /deployment/{id}`.
+    pub fn deployment(&self, id: &str) -> Result<Value, RestError> {
+        self.deployments
+            .iter()
+            .find(|d| d.id == id)
+            .map(|d| self.deployment_json(d, false))
+            .ok_or_else(|| {
+                RestError::not_found(format!("Deployment with id '{id}' does not exist"))
+            })
+    }
+
+    /// `GET /deployment`.
+    pub fn deployments(&self) -> Value {
+        Value::Array(
+            self.deployments
+                .iter()
+                .map(|d| self.deployment_json(d, false))
+                .collect(),
+        )
+    }
+
+    /// The latest definition of a key.
+    pub fn latest(&self, key: &str) -> Result<Arc<Definition>, RestError> {
+        self.versions
+            .get(key)
+            .and_then(|v| v.last().cloned())
+            .ok_or_else(|| {
+                RestError::not_found(format!(
+                    "No matching process definition with key: {key} and no tenant-id"
+                ))
+            })
+    }
+
+    /// A definition by id.
+    pub fn definition(&self, id: &str) -> Result<Arc<Definition>, RestError> {
+        self.definitions
+            .get(id)
+            .cloned()
+            .ok_or_else(|| RestError::not_found(format!("No matching definition with id {id}")))
+    }
+
+    /// `GET /process-definition/key/{key}` and `/process-definition/{id}`.
+    pub fn definition_json(def: &Definition) -> Value {
+        def.to_json()
+    }
+
+    /// `GET /process-definition`.
+    pub fn definitions(
+        &self,
+        key: Option<&str>,
+        latest_only: bool,
+        version: Option<i64>,
+    ) -> Vec<Value> {
+        let mut out: Vec<&Arc<Definition>> = Vec::new();
+        for (k, versions) in &self.versions {
+            if key.is_some_and(|key| key != k) {
+                continue;
+            }
+            if latest_only {
+                out.extend(versions.last());
+            } else {
+                out.extend(versions.iter());
+            }
+        }
+        out.retain(|d| version.is_none_or(|v| v == d.version));
+        out.sort_by(|a, b| a.key.cmp(&b.key).then(a.version.cmp(&b.version)));
+        out.into_iter().map(|d| d.to_json()).collect()
+    }
+
+    // ----- instances -----
+
+    /// Starts an instance; returns its JSON and the effects.
+    pub fn start_instance(
+        &mut self,
+        def: Arc<Definition>,
+        variables: Vec<(String, StoredVariable)>,
+        business_key: Option<String>,
+    ) -> (Value, Effects) {
+        let now = now_ms();
+        let id = new_id();
+        let mut instance = Instance {
+            id: id.clone(),
+            definition: def.clone(),
+            business_key: business_key.clone(),
+            variables: Variables::new(),
+            var_meta: HashMap::new(),
+            state: InstanceState::Active,
+            start_time: now,
+            end_time: None,
+            end_activity: None,
+            delete_reason: None,
+            open_task: None,
+        };
+        set_variables(&mut instance, variables, now);
+        self.instances.insert(id.clone(), instance);
+        self.active_instances += 1;
+        let start = def.model.start.clone();
+        let effects = self.advance(&id, &start);
+        let ended = self
+            .instances
+            .get(&id)
+            .is_none_or(|i| i.state != InstanceState::Active);
+        let out = json!({
+            "id": id,
+            "definitionId": def.id,
+            "businessKey": business_key,
+            "caseInstanceId": null,
+            "ended": ended,
+            "suspended": false,
+            "tenantId": null,
+            "links": [],
+        });
+        (out, effects)
+    }
+
+    /// Moves an instance on from `from` along its outgoing flow.
+    fn advance(&mut self, instance_id: &str, from: &str) -> Effects {
+        let mut effects = Effects::default();
+        let Some(instance) = self.instances.get(instance_id) else {
+            return effects;
+        };
+        let def = instance.definition.clone();
+        let target = def.model.next.get(from).cloned();
+        match target
+            .as_ref()
+            .and_then(|t| def.model.nodes.get(t).map(|n| (t, n)))
+        {
+            Some((activity, NodeKind::ServiceTask(task))) => {
+                self.seq += 1;
+                let now = now_ms();
+                let id = new_id();
+                let t = Task {
+                    id: id.clone(),
+                    seq: self.seq,
+                    topic: task.topic.clone(),
+                    priority: task.priority,
+                    instance_id: instance_id.to_string(),
+                    definition: def.clone(),
+                    activity_id: activity.clone(),
+                    activity_instance_id: format!("{activity}:{}", new_id()),
+                    execution_id: new_id(),
+                    business_key: instance.business_key.clone(),
+                    create_time: now,
+                    worker_id: None,
+                    lock_expiration: None,
+                    retries: None,
+                    error_message: None,
+                    error_details: None,
+                    local_variables: Variables::new(),
+                    incident: None,
+                };
+                self.topic_index
+                    .entry(t.topic.clone())
+                    .or_default()
+                    .insert((Reverse(t.priority), t.seq), id.clone());
+                effects.topics.insert(t.topic.clone());
+                self.tasks.insert(id.clone(), t);
+                if let Some(instance) = self.instances.get_mut(instance_id) {
+                    instance.open_task = Some(id);
+                }
+            }
+            Some((activity, NodeKind::Boundary(_) | NodeKind::Start)) => {
+                // Not reachable through sequence flows in a valid model; treat as pass-through.
+                let activity = activity.clone();
+                effects.merge(self.advance(instance_id, &activity));
+            }
+            Some((activity, NodeKind::End)) => {
+                let activity = activity.clone();
+                self.end_instance(instance_id, InstanceState::Completed, Some(activity), None);
+                effects.instance_ended = true;
+            }
+            None => {
+                self.end_instance(
+                    instance_id,
+                    InstanceState::Completed,
+                    Some(from.to_string()),
+                    None,
+                );
+                effects.instance_ended = true;
+            }
+        }
+        effects
+    }
+
+    fn end_instance(
+        &mut self,
+        instance_id: &str,
+        state: InstanceState,
+        activity: Option<String>,
+        reason: Option<String>,
+    ) {
+        let open_task = match self.instances.get_mut(instance_id) {
+            Some(instance) if instance.state == InstanceState::Active => {
+                instance.state = state;
+                instance.end_time = Some(now_ms());
+                instance.end_activity = activity;
+                instance.delete_reason = reason;
+                instance.open_task.take()
+            }
+            _ => return,
+        };
+        self.active_instances = self.active_instances.saturating_sub(1);
+        if let Some(task) = open_task {
+            self.remove_task(&task);
+        }
+    }
+
+    fn remove_task(&mut self, task_id: &str) -> Option<Task> {
+        let task = self.tasks.remove(task_id)?;
+        if let Some(index) = self.topic_index.get_mut(&task.topic) {
+            index.remove(&(Reverse(task.priority), task.seq));
+            if index.is_empty() {
+                self.topic_index.remove(&task.topic);
+            }
+        }
+        if let Some(incident) = &task.incident {
+            self.remove_incident(incident);
+        }
+        if let Some(instance) = self.instances.get_mut(&task.instance_id)
+            && instance.open_task.as_deref() == Some(task_id)
+        {
+            instance.open_task = None;
+        }
+        Some(task)
+    }
+
+    fn remove_incident(&mut self, id: &str) {
+        if let Some(key) = self.incident_keys.remove(id) {
+            self.incidents.remove(&key);
+        }
+    }
+
+    fn active_instance(&self, id: &str) -> Result<&Instance, RestError> {
+        self.instances
+            .get(id)
+            .filter(|i| i.state == InstanceState::Active)
+            .ok_or_else(|| {
+                RestError::not_found(format!("Process instance with id {id} does not exist"))
+            })
+    }
+
+    /// `GET /process-instance/{id}`.
+    pub fn instance_json(&self, id: &str) -> Result<Value, RestError> {
+        let i = self.active_instance(id)?;
+        Ok(json!({
+            "id": i.id,
+            "definitionId": i.definition.id,
+            "definitionKey": i.definition.key,
+            "businessKey": i.business_key,
+            "caseInstanceId": null,
+            "ended": false,
+            "suspended": false,
+            "tenantId": null,
+            "links": [],
+        }))
+    }
+
+    /// `GET /process-instance`.
+    pub fn instances_json(&self, key: Option<&str>, business_key: Option<&str>) -> Vec<Value> {
+        let mut list: Vec<&Instance> = self
+            .instances
+            .values()
+            .filter(|i| i.state == InstanceState::Active)
+            .filter(|i| key.is_none_or(|k| k == i.definition.key))
+            .filter(|i| business_key.is_none_or(|b| Some(b) == i.business_key.as_deref()))
+            .collect();
+        list.sort_by(|a, b| a.start_time.cmp(&b.start_time).then(a.id.cmp(&b.id)));
+        list.into_iter()
+            .filter_map(|i| self.instance_json(&i.id).ok())
+            .collect()
+    }
+
+    /// `GET /process-instance/{id}/variables`.
+    pub fn instance_variables(&self, id: &str, deserialize: bool) -> Result<Value, RestError> {
+        let i = self.active_instance(id)?;
+        Ok(variables_to_json(&i.variables, deserialize))
+    }
+
+    /// One variable of an active instance.
+    pub fn instance_variable(&self, id: &str, name: &str) -> Result<StoredVariable, RestError> {
+        let i = self.active_instance(id)?;
+        i.variables.get(name).cloned().ok_or_else(|| {
+            RestError::not_found(format!(
+                "process instance variable with name {name} does not exist"
+            ))
+        })
+    }
+
+    /// The state of an instance (also after it ended).
+    pub fn instance_state(&self, id: &str) -> Option<InstanceState> {
+        self.instances.get(id).map(|i| i.state)
+    }
+
+    /// The number of running instances.
+    pub fn active_instance_count(&self) -> usize {
+        self.active_instances
+    }
+
+    /// The final (or current) variables of an instance, also after it ended.
+    pub fn history_variables_map(&self, id: &str) -> Option<Value> {
+        self.instances
+            .get(id)
+            .map(|i| variables_to_json(&i.variables, false))
+    }
+
+    /// `DELETE /process-instance/{id}`.
+    pub fn delete_instance(
+        &mut self,
+        id: &str,
+        reason: Option<String>,
+    ) -> Result<Effects, RestError> {
+        self.active_instance(id)?;
+        self.end_instance(id, InstanceState::ExternallyTerminated, None, reason);
+        Ok(Effects {
+            instance_ended: true,
+            ..Effects::default()
+        })
+    }
+
+    fn history_instance(&self, i: &Instance) -> Value {
+        json!({
+            "id": i.id,
+            "businessKey": i.business_key,
+            "processDefinitionId": i.definition.id,
+            "processDefinitionKey": i.definition.key,
+            "processDefinitionName": i.definition.model.name,
+            "processDefinitionVersion": i.definition.version,
+            "startTime": format_date(i.start_time),
+            "endTime": opt_date(i.end_time),
+            "removalTime": null,
+            "durationInMillis": i.end_time.map(|e| e - i.start_time),
+            "startUserId": null,
+            "startActivityId": i.definition.model.start,
+            "endActivityId": i.end_activity,
+            "deleteReason": i.delete_reason,
+            "rootProcessInstanceId": i.id,
+            "superProcessInstanceId": null,
+            "superCaseInstanceId": null,
+            "caseInstanceId": null,
+            "tenantId": null,
+            "state": i.state.as_str(),
+        })
+    }
+
+    /// `GET /history/process-instance/{id}`.
+    pub fn history_instance_json(&self, id: &str) -> Result<Value, RestError> {
+        self.instances
+            .get(id)
+            .map(|i| self.history_instance(i))
+            .ok_or_else(|| {
+                RestError::not_found(format!(
+                    "Historic process instance with id {id} does not exist"
+                ))
+            })
+    }
+
+    /// `GET /history/process-instance`.
+    pub fn history_instances_json(
+        &self,
+        id: Option<&str>,
+        key: Option<&str>,
+        finished: Option<bool>,
+        unfinished: Option<bool>,
+    ) -> Vec<Value> {
+        let mut list: Vec<&Instance> = self
+            .instances
+            .values()
+            .filter(|i| id.is_none_or(|id| id == i.id))
+            .filter(|i| key.is_none_or(|k| k == i.definition.key))
+            .filter(|i| finished != Some(true) || i.state != InstanceState::Active)
+            .filter(|i| unfinished != Some(true) || i.state == InstanceState::Active)
+            .collect();
+        list.sort_by(|a, b| a.start_time.cmp(&b.start_time).then(a.id.cmp(&b.id)));
+        list.into_iter().map(|i| self.history_instance(i)).collect()
+    }
+
+    /// `GET /history/variable-instance`.
+    pub fn history_variables(&self, instance_id: Option<&str>, name: Option<&str>) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut instances: Vec<&Instance> = match instance_id {
+            Some(id) => self.instances.get(id).into_iter().collect(),
+            None => self.instances.values().collect(),
+        };
+        instances.sort_by(|a, b| a.start_time.cmp(&b.start_time).then(a.id.cmp(&b.id)));
+        for i in instances {
+            for (var_name, var) in &i.variables {
+                if name.is_some_and(|n| n != var_name) {
+                    continue;
+                }
+                let meta = i.var_meta.get(var_name);
+                out.push(json!({
+                    "id": meta.map(|m| m.id.clone()),
+                    "name": var_name,
+                    "type": var.type_name,
+                    "value": var.value,
+                    "valueInfo": Value::Object(var.value_info.clone()),
+                    "processDefinitionKey": i.definition.key,
+                    "processDefinitionId": i.definition.id,
+                    "processInstanceId": i.id,
+                    "executionId": i.id,
+                    "activityInstanceId": i.id,
+                    "caseDefinitionKey": null,
+                    "caseDefinitionId": null,
+                    "caseInstanceId": null,
+                    "caseExecutionId": null,
+                    "taskId": null,
+                    "errorMessage": null,
+                    "tenantId": null,
+                    "state": "CREATED",
+                    "createTime": meta.map(|m| format_date(m.create_time)),
+                    "removalTime": null,
+                    "rootProcessInstanceId": i.id,
+                }));
+            }
+        }
+        out
+    }
+
+    /// `GET /incident`.
+    pub fn incidents_json(
+        &self,
+        instance_id: Option<&str>,
+        incident_type: Option<&str>,
+        configuration: Option<&str>,
+    ) -> Vec<Value> {
+        self.incidents
+            .values()
+            .filter(|i| instance_id.is_none_or(|id| id == i.instance_id))
+            .filter(|_| incident_type.is_none_or(|t| t == "failedExternalTask"))
+            .filter(|i| configuration.is_none_or(|c| c == i.task_id))
+            .map(Incident::to_json)
+            .collect()
+    }
+
+    // ----- external tasks -----
+
+    /// Fetches and locks tasks (`POST /external-task/fetchAndLock`).
+    pub fn fetch_and_lock(&mut self, req: &FetchRequest, now: i64) -> (Vec<Value>, Effects) {
+        let mut effects = Effects::default();
+        let max = usize::try_from(req.max_tasks.unwrap_or(0).max(0)).unwrap_or(0);
+        let Some(worker) = req.worker_id.clone() else {
+            return (Vec::new(), effects);
+        };
+        let topics = req.topics.as_deref().unwrap_or_default();
+        if max == 0 || topics.is_empty() {
+            return (Vec::new(), effects);
+        }
+        let use_priority = req.use_priority.unwrap_or(false);
+        let create_desc = req
+            .sorting
+            .iter()
+            .flatten()
+            .any(|s| s.sort_order.as_deref() == Some("desc"));
+        // The index is ordered by (priority desc, creation asc); it can be cut early unless
+        // the request orders differently with differing priorities.
+        let index_order = !create_desc;
+        let mut chosen: Vec<(usize, String)> = Vec::new();
+        let mut seen = HashSet::new();
+        for (ti, topic) in topics.iter().enumerate() {
+            let Some(name) = &topic.topic_name else {
+                continue;
+            };
+            let Some(index) = self.topic_index.get(name) else {
+                continue;
+            };
+            let mut found = 0;
+            for id in index.values() {
+                if index_order && found >= max {
+                    break;
+                }
+                let Some(task) = self.tasks.get(id) else {
+                    continue;
+                };
+                if !task.fetchable(now) || seen.contains(id) {
+                    continue;
+                }
+                if !self.matches(task, topic) {
+                    continue;
+                }
+                seen.insert(id.clone());
+                chosen.push((ti, id.clone()));
+                found += 1;
+            }
+        }
+        let key = |id: &str| -> (i64, i64) {
+            let t = self.tasks.get(id);
+            let prio = if use_priority || index_order {
+                t.map_or(0, |t| -t.priority)
+            } else {
+                0
+            };
+            let seq = t.map_or(0, |t| i64::try_from(t.seq).unwrap_or(i64::MAX));
+            (prio, if create_desc { -seq } else { seq })
+        };
+        chosen.sort_by_key(|(_, id)| key(id));
+        chosen.truncate(max);
+        let mut out = Vec::with_capacity(chosen.len());
+        for (ti, id) in chosen {
+            let topic = &topics[ti];
+            let lock = now.saturating_add(topic.lock_duration.unwrap_or(0));
+            let Some(task) = self.tasks.get_mut(&id) else {
+                continue;
+            };
+            task.worker_id = Some(worker.clone());
+            task.lock_expiration = Some(lock);
+            effects.deadlines.push((lock, id.clone()));
+            let task = &self.tasks[&id];
+            let mut value = task.to_json();
+            let deserialize = topic.deserialize_values.unwrap_or(false);
+            let source = if topic.local_variables.unwrap_or(false) {
+                &task.local_variables
+            } else {
+                self.instances
+                    .get(&task.instance_id)
+                    .map_or(&task.local_variables, |i| &i.variables)
+            };
+            let vars: Variables = match &topic.variables {
+                None => source.clone(),
+                Some(names) => source
+                    .iter()
+                    .filter(|(n, _)| names.contains(n))
+                    .map(|(n, v)| (n.clone(), v.clone()))
+                    .collect(),
+            };
+            value["variables"] = variables_to_json(&vars, deserialize);
+            value["errorDetails"] = json!(task.error_details);
+            let props: Map<String, Value> = if topic.include_extension_properties.unwrap_or(false) {
+                match task.definition.model.nodes.get(&task.activity_id) {
+                    Some(NodeKind::ServiceTask(st)) => st
+                        .extension_properties
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                        .collect(),
+                    _ => Map::new(),
+                }
+            } else {
+                Map::new()
+            };
+            value["extensionProperties"] = Value::Object(props);
+            out.push(value);
+        }
+        (out, effects)
+    }
+
+    fn matches(&self, task: &Task, topic: &TopicRequest) -> bool {
+        if let Some(bk) = &topic.business_key
+            && task.business_key.as_ref() != Some(bk)
+        {
+            return false;
+        }
+        if let Some(id) = &topic.process_definition_id
+            && &task.definition.id != id
+        {
+            return false;
+        }
+        if let Some(ids) = &topic.process_definition_id_in
+            && !ids.contains(&task.definition.id)
+        {
+            return false;
+        }
+        if let Some(key) = &topic.process_definition_key
+            && &task.definition.key != key
+        {
+            return false;
+        }
+        if let Some(keys) = &topic.process_definition_key_in
+            && !keys.contains(&task.definition.key)
+        {
+            return false;
+        }
+        if let Some(tag) = &topic.process_definition_version_tag
+            && task.definition.model.version_tag.as_ref() != Some(tag)
+        {
+            return false;
+        }
+        // The dev engine has no tenants: every task is without tenant id, so a tenant filter
+        // matches only when it also admits tasks without tenant.
+        if topic.tenant_id_in.as_ref().is_some_and(|t| !t.is_empty())
+            && topic.without_tenant_id != Some(true)
+        {
+            return false;
+        }
+        if let Some(filter) = &topic.process_variables {
+            let Some(instance) = self.instances.get(&task.instance_id) else {
+                return false;
+            };
+            for (name, expected) in filter {
+                match instance.variables.get(name) {
+                    Some(var) if var.value_equals(expected) => {}
+                    _ => return false,
+                }
+            }
+        }
+        true
+    }
+
+    fn task(&self, id: &str) -> Result<&Task, RestError> {
+        self.tasks
+            .get(id)
+            .ok_or_else(|| RestError::task_not_found(id))
+    }
+
+    fn check_worker(&self, id: &str, worker: &str, what: &str) -> Result<(), RestError> {
+        let task = self.task(id)?;
+        if task.worker_id.as_deref() != Some(worker) {
+            return Err(RestError::bad_request(format!(
+                "{what} by worker '{worker}'. It is locked by worker '{}'.",
+                task.worker_id.as_deref().unwrap_or("null")
+            )));
+        }
+        Ok(())
+    }
+
+    /// `POST /external-task/{id}/complete`.
+    pub fn complete(
+        &mut self,
+        id: &str,
+        worker: Option<&str>,
+        variables: Vec<(String, StoredVariable)>,
+        _local: Vec<(String, StoredVariable)>,
+    ) -> Result<Effects, RestError> {
+        let worker = worker.ok_or_else(|| RestError::null_value("workerId"))?;
+        self.check_worker(
+            id,
+            worker,
+            &format!("External Task {id} cannot be completed"),
+        )?;
+        let Some(task) = self.remove_task(id) else {
+            return Err(RestError::task_not_found(id));
+        };
+        let now = now_ms();
+        if let Some(instance) = self.instances.get_mut(&task.instance_id) {
+            set_variables(instance, variables, now);
+        }
+        Ok(self.advance(&task.instance_id, &task.activity_id))
+    }
+
+    /// `POST /external-task/{id}/failure`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn failure(
+        &mut self,
+        id: &str,
+        worker: Option<&str>,
+        error_message: Option<String>,
+        error_details: Option<String>,
+        retries: i64,
+        retry_timeout: i64,
+        variables: Vec<(String, StoredVariable)>,
+        local: Vec<(String, StoredVariable)>,
+    ) -> Result<Effects, RestError> {
+        let worker = worker.ok_or_else(|| RestError::null_value("workerId"))?;
+        if retries < 0 {
+            return Err(RestError::engine(
+                "retries is not greater than or equal to 0",
+            ));
+        }
+        if retry_timeout < 0 {
+            return Err(RestError::engine(
+                "retryDuration is not greater than or equal to 0",
+            ));
+        }
+        self.check_worker(
+            id,
+            worker,
+            &format!("Failure of External Task {id} cannot be reported"),
+        )?;
+        let now = now_ms();
+        let mut effects = Effects::default();
+        let instance_id = self.task(id)?.instance_id.clone();
+        if let Some(instance) = self.instances.get_mut(&instance_id) {
+            set_variables(instance, variables, now);
+        }
+        let needs_incident;
+        let topic;
+        {
+            let Some(task) = self.tasks.get_mut(id) else {
+                return Err(RestError::task_not_found(id));
+            };
+            for (name, var) in local {
+                task.local_variables.insert(name, var);
+            }
+            let had_retries = task.retries_left();
+            task.error_message = error_message.clone();
+            task.error_details = error_details;
+            task.retries = Some(retries);
+            let lock = now.saturating_add(retry_timeout);
+            task.lock_expiration = Some(lock);
+            topic = task.topic.clone();
+            needs_incident = retries == 0 && had_retries;
+            if retries > 0 {
+                if retry_timeout == 0 {
+                    effects.topics.insert(topic.clone());
+                } else {
+                    effects.deadlines.push((lock, id.to_string()));
+                }
+            }
+        }
+        if needs_incident {
+            self.create_incident(id, error_message, now);
+        }
+        Ok(effects)
+    }
+
+    fn create_incident(&mut self, task_id: &str, message: Option<String>, now: i64) {
+        let Some(task) = self.tasks.get_mut(task_id) else {
+            return;
+        };
+        let incident_id = new_id();
+        let incident = Incident {
+            id: incident_id.clone(),
+            time: now,
+            message: message.map(|m| m.chars().take(MAX_INCIDENT_MESSAGE).collect()),
+            task_id: task_id.to_string(),
+            activity_id: task.activity_id.clone(),
+            execution_id: task.execution_id.clone(),
+            instance_id: task.instance_id.clone(),
+            definition_id: task.definition.id.clone(),
+        };
+        task.incident = Some(incident_id.clone());
+        let key = (now, incident_id.clone());
+        self.incident_keys.insert(incident_id, key.clone());
+        self.incidents.insert(key, incident);
+    }
+
+    /// `POST /external-task/{id}/bpmnError`.
+    pub fn bpmn_error(
+        &mut self,
+        id: &str,
+        worker: Option<&str>,
+        error_code: Option<&str>,
+        error_message: Option<&str>,
+        variables: Vec<(String, StoredVariable)>,
+    ) -> Result<Effects, RestError> {
+        let worker = worker.ok_or_else(|| RestError::null_value("workerId"))?;
+        let code = error_code.ok_or_else(|| RestError::null_value("errorCode"))?;
+        self.check_worker(
+            id,
+            worker,
+            &format!("Bpmn error of External Task {id} cannot be reported"),
+        )?;
+        let Some(task) = self.remove_task(id) else {
+            return Err(RestError::task_not_found(id));
+        };
+        let now = now_ms();
+        let boundary = task
+            .definition
+            .model
+            .catching_boundary(&task.activity_id, code)
+            .cloned();
+        let Some(instance) = self.instances.get_mut(&task.instance_id) else {
+            return Ok(Effects::default());
+        };
+        set_variables(instance, variables, now);
+        match boundary {
+            Some(b) => {
+                let mut extra = Vec::new();
+                if let Some(name) = &b.code_variable {
+                    extra.push((name.clone(), string_var(Some(code))));
+                }
+                if let Some(name) = &b.message_variable {
+                    extra.push((name.clone(), string_var(error_message)));
+                }
+                set_variables(instance, extra, now);
+                Ok(self.advance(&task.instance_id, &b.id))
+            }
+            None => {
+                self.end_instance(
+                    &task.instance_id,
+                    InstanceState::Completed,
+                    Some(task.activity_id.clone()),
+                    None,
+                );
+                Ok(Effects {
+                    instance_ended: true,
+                    ..Effects::default()
+                })
+            }
+        }
+    }
+
+    /// `POST /external-task/{id}/extendLock`.
+    pub fn extend_lock(
+        &mut self,
+        id: &str,
+        worker: Option<&str>,
+        new_duration: Option<i64>,
+    ) -> Result<Effects, RestError> {
+        let duration = new_duration.unwrap_or(0);
+        if duration <= 0 {
+            return Err(RestError::bad_request("lockTime is not greater than 0"));
+        }
+        let worker = worker.unwrap_or("null");
+        let now = now_ms();
+        let task = self.task(id)?;
+        if task.worker_id.as_deref() != Some(worker) {
+            return Err(RestError::bad_request(format!(
+                "The lock of the External Task {id} cannot be extended by worker '{worker}''. It is locked by worker '{}'.",
+                task.worker_id.as_deref().unwrap_or("null")
+            )));
+        }
+        if task.lock_expiration.is_none_or(|l| l < now) {
+            return Err(RestError::bad_request(format!(
+                "Cannot extend a lock that expired: lockExpirationTime is not greater than or equal to {now}"
+            )));
+        }
+        let lock = now.saturating_add(duration);
+        if let Some(task) = self.tasks.get_mut(id) {
+            task.lock_expiration = Some(lock);
+        }
+        Ok(Effects {
+            deadlines: vec![(lock, id.to_string())],
+            ..Effects::default()
+        })
+    }
+
+    /// `POST /external-task/{id}/lock`.
+    pub fn lock(
+        &mut self,
+        id: &str,
+        worker: Option<&str>,
+        duration: Option<i64>,
+    ) -> Result<Effects, RestError> {
+        let worker = worker.ok_or_else(|| RestError::null_value("workerId"))?;
+        let duration = duration.unwrap_or(0);
+        if duration <= 0 {
+            return Err(RestError::bad_request("lockDuration is not greater than 0"));
+        }
+        let now = now_ms();
+        let task = self.task(id)?;
+        if let Some(holder) = &task.worker_id
+            && holder != worker
+            && task.lock_expiration.is_some_and(|l| l > now)
+        {
+            return Err(RestError::bad_request(format!(
+                "External Task {id} cannot be locked by worker '{worker}'. It is locked by worker '{holder}'."
+            )));
+        }
+        let lock = now.saturating_add(duration);
+        if let Some(task) = self.tasks.get_mut(id) {
+            task.worker_id = Some(worker.to_string());
+            task.lock_expiration = Some(lock);
+        }
+        Ok(Effects {
+            deadlines: vec![(lock, id.to_string())],
+            ..Effects::default()
+        })
+    }
+
+    /// `POST /external-task/{id}/unlock`.
+    pub fn unlock(&mut self, id: &str) -> Result<Effects, RestError> {
+        let Some(task) = self.tasks.get_mut(id) else {
+            return Err(RestError::task_not_found(id));
+        };
+        task.worker_id = None;
+        task.lock_expiration = None;
+        let mut effects = Effects::default();
+        if task.retries_left() {
+            effects.topics.insert(task.topic.clone());
+        }
+        Ok(effects)
+    }
+
+    /// `PUT /external-task/{id}/retries`.
+    pub fn set_retries(&mut self, id: &str, retries: Option<i64>) -> Result<Effects, RestError> {
+        let Some(retries) = retries else {
+            return Err(RestError::invalid_request(
+                "The number of retries cannot be null.",
+            ));
+        };
+        if retries < 0 {
+            return Err(RestError::bad_request(
+                "The number of retries cannot be negative: retries is not greater than or equal to 0",
+            ));
+        }
+        let now = now_ms();
+        let Some(task) = self.tasks.get_mut(id) else {
+            return Err(RestError::task_not_found(id));
+        };
+        let had_retries = task.retries_left();
+        task.retries = Some(retries);
+        let mut effects = Effects::default();
+        if had_retries && retries == 0 {
+            let message = task.error_message.clone();
+            self.create_incident(id, message, now);
+        } else if !had_retries && retries > 0 {
+            if let Some(incident) = task.incident.take() {
+                self.remove_incident(&incident);
+            }
+            if let Some(task) = self.tasks.get(id) {
+                if task.fetchable(now) {
+                    effects.topics.insert(task.topic.clone());
+                } else if let Some(l) = task.lock_expiration {
+                    effects.deadlines.push((l, id.to_string()));
+                }
+            }
+        }
+        Ok(effects)
+    }
+
+    /// `GET /external-task/{id}`.
+    pub fn task_json(&self, id: &str) -> Result<Value, RestError> {
+        self.task(id).map(Task::to_json)
+    }
+
+    /// `GET /external-task/{id}/errorDetails`.
+    pub fn task_error_details(&self, id: &str) -> Result<Option<String>, RestError> {
+        self.task(id).map(|t| t.error_details.clone())
+    }
+
+    /// `GET /external-task` (and count).
+    pub fn query_tasks(&self, q: &TaskQuery) -> Vec<Value> {
+        let now = now_ms();
+        let mut list: Vec<&Task> = match &q.topic_name {
+            Some(topic) => self
+                .topic_index
+                .get(topic)
+                .into_iter()
+                .flat_map(|i| i.values())
+                .filter_map(|id| self.tasks.get(id))
+                .collect(),
+            None => self.tasks.values().collect(),
+        };
+        list.retain(|t| {
+            q.external_task_id.as_ref().is_none_or(|id| id == &t.id)
+                && q.worker_id
+                    .as_ref()
+                    .is_none_or(|w| Some(w) == t.worker_id.as_ref())
+                && q.process_instance_id
+                    .as_ref()
+                    .is_none_or(|p| p == &t.instance_id)
+                && q.activity_id.as_ref().is_none_or(|a| a == &t.activity_id)
+                && q.process_definition_id
+                    .as_ref()
+                    .is_none_or(|d| d == &t.definition.id)
+                && q.process_definition_key
+                    .as_ref()
+                    .is_none_or(|k| k == &t.definition.key)
+                && (q.locked != Some(true) || t.lock_expiration.is_some_and(|l| l > now))
+                && (q.not_locked != Some(true) || t.lock_expiration.is_none_or(|l| l <= now))
+                && (q.with_retries_left != Some(true) || t.retries_left())
+                && (q.no_retries_left != Some(true) || !t.retries_left())
+        });
+        list.sort_by_key(|t| t.seq);
+        list.into_iter()
+            .skip(q.first_result.unwrap_or(0))
+            .take(q.max_results.unwrap_or(usize::MAX))
+            .map(Task::to_json)
+            .collect()
+    }
+
+    /// The number of open external tasks.
+    pub fn open_task_count(&self) -> usize {
+        self.tasks.len()
+    }
+}
+
+fn string_var(value: Option<&str>) -> StoredVariable {
+    StoredVariable {
+        type_name: "String",
+        value: value.map_or(Value::Null, |v| Value::String(v.to_string())),
+        value_info: Map::new(),
+        data: None,
+    }
+}
+
+fn set_variables(instance: &mut Instance, variables: Vec<(String, StoredVariable)>, now: i64) {
+    for (name, var) in variables {
+        instance
+            .var_meta
+            .entry(name.clone())
+            .or_insert_with(|| HistoryVar {
+                id: new_id(),
+                create_time: now,
+            });
+        instance.variables.insert(name, var);
+    }
+}
+
+/// Parses variables of a request, prefixing errors with `context`.
+pub fn request_variables(
+    raw: Option<&Value>,
+    context: &str,
+) -> Result<Vec<(String, StoredVariable)>, RestError> {
+    parse_variables(raw).map_err(|e| e.context(context))
+}

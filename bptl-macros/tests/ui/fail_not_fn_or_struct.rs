@@ -1,0 +1,8 @@
+use bptl_macros::register;
+
+#[register]
+enum NotAUnit {
+    A,
+}
+
+fn main() {}
