@@ -23,6 +23,7 @@ fn units_from_three_crates_are_found() {
         "bptl_dummy::dummy",
         "bptl_dummy::echo",
         "bptl_dummy::fail",
+        "bptl_dummy::fetch_json",
         "bptl_dummy::sleep",
         "bptl_test_units::greet",
         "discovery::local_unit",

@@ -18,10 +18,8 @@ use std::time::Duration;
 
 use bptl_core::prelude::*;
 use bptl_core::{TaskRef, check_variable_as, optional_variable_as};
-use bptl_macros::register;
-
-mod fetch_json;
-pub use fetch_json::*;
+use bptl_credentials::TaskServices;
+use bptl_macros::{register, require_service};
 
 /// Log the task and its variables; set nothing.
 ///
@@ -179,4 +177,33 @@ pub async fn bpmn_error(task: &dyn BaseTask) -> Result<Variables, UnitError> {
     let code: String = check_variable_as(&vars, "errorCode")?;
     let message: Option<String> = optional_variable_as(&vars, "errorMessage")?;
     Err(BpmnError::new(code, message.unwrap_or_default()).into())
+}
+
+/// Read a JSON document from a service and store it in a process variable.
+///
+/// GETs `path`, relative to the API root of the service mapped under the alias `api` (any API
+/// type), with the credentials of the application `bptlAppId`, and sets `response` to the JSON
+/// answer. The request and its answer are logged on the task's timeline, secrets redacted. An
+/// error status (4xx, 5xx) or an answer that is not JSON fails the task.
+///
+/// **Required process variables**
+///
+/// * `bptlAppId`: the application on whose behalf the request is made
+/// * `path`: the path to read, relative to the service's API root, e.g. `zaken/123`
+///
+/// **Required services**
+///
+/// * `api`: the JSON API to read from (any type)
+///
+/// **Sets the process variables**
+///
+/// * `response`: the JSON body of the answer (`null` when it is empty)
+#[register]
+#[require_service("*", "The JSON API to read from", alias = "api")]
+pub async fn fetch_json(task: &dyn BaseTask) -> Result<Variables, UnitError> {
+    let vars = task.get_variables()?;
+    let path: String = check_variable_as(&vars, "path")?;
+    let api = task.client("api").await?;
+    let response = api.get(&path).await?;
+    Ok(variables! { "response": response })
 }

@@ -1,1 +1,0 @@
-//! `fetch_json`: placeholder until the credentials work lands.
