@@ -57,8 +57,20 @@ pub use bptl_store as store;
 #[cfg(feature = "cli")]
 pub mod cli;
 
+#[cfg(feature = "cli")]
+pub mod config;
+
 /// Everything a unit author needs: `use bptl::prelude::*;`.
 pub mod prelude {
     pub use bptl_core::prelude::*;
     pub use bptl_macros::{register, require_service};
+
+    /// `task.service(alias)`, `task.credentials(alias)`, `task.client(alias)`.
+    #[cfg(feature = "credentials")]
+    pub use bptl_credentials::TaskServices;
 }
+
+/// The README's examples, compiled as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,754 @@
+//! Requests and answers of the Camunda REST API, as Rust types.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bptl_core::{DateValue, Variables};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Milliseconds, as Camunda's durations travel.
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn serialize_millis<S: Serializer>(duration: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(millis(*duration))
+}
+
+fn serialize_optional_millis<S: Serializer>(
+    duration: &Option<Duration>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match duration {
+        Some(d) => s.serialize_u64(millis(*d)),
+        None => s.serialize_none(),
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+fn optional_date<'de, D>(deserializer: D) -> Result<Option<DateValue>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    match Option::<String>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(text) => DateValue::parse(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+/// A sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SortOrder {
+    /// Ascending.
+    Asc,
+    /// Descending.
+    Desc,
+}
+
+/// A sort criterion of fetchAndLock (Camunda 7.21+); Camunda sorts by `createTime` only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FetchSorting {
+    /// The field, `createTime`.
+    pub sort_by: String,
+    /// The direction.
+    pub sort_order: SortOrder,
+}
+
+impl FetchSorting {
+    /// Sort by creation time.
+    pub fn create_time(order: SortOrder) -> Self {
+        Self {
+            sort_by: "createTime".to_owned(),
+            sort_order: order,
+        }
+    }
+}
+
+/// One topic of a [`FetchAndLock`] request, with its filters.
+///
+/// ```
+/// use bptl_camunda::FetchTopic;
+/// use std::time::Duration;
+/// let topic = FetchTopic::new("createOrder", Duration::from_secs(60))
+///     .variables(["orderId"])
+///     .business_key("order-7");
+/// assert_eq!(
+///     serde_json::to_value(&topic).unwrap(),
+///     serde_json::json!({"topicName": "createOrder", "lockDuration": 60000,
+///         "variables": ["orderId"], "businessKey": "order-7"})
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FetchTopic {
+    /// The topic name.
+    pub topic_name: String,
+    /// How long fetched tasks stay locked (must be > 0).
+    #[serde(serialize_with = "serialize_millis")]
+    pub lock_duration: Duration,
+    /// Only these variables (`None`: all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variables: Option<Vec<String>>,
+    /// Only the task's local variables.
+    #[serde(skip_serializing_if = "is_false")]
+    pub local_variables: bool,
+    /// Only tasks of process instances with this business key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub business_key: Option<String>,
+    /// Only tasks of this process definition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_definition_id: Option<String>,
+    /// Only tasks of these process definitions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_definition_id_in: Option<Vec<String>>,
+    /// Only tasks of process definitions with this key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_definition_key: Option<String>,
+    /// Only tasks of process definitions with one of these keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_definition_key_in: Option<Vec<String>>,
+    /// Only tasks of process definitions with this version tag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_definition_version_tag: Option<String>,
+    /// Only tasks without a tenant.
+    #[serde(skip_serializing_if = "is_false")]
+    pub without_tenant_id: bool,
+    /// Only tasks of these tenants.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_id_in: Option<Vec<String>>,
+    /// Only tasks whose process variables equal these values (plain JSON values).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_variables: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Ask for Object values deserialized (this client reads both forms).
+    #[serde(skip_serializing_if = "is_false")]
+    pub deserialize_values: bool,
+    /// Include the service task's extension properties (Camunda 7.14+).
+    #[serde(skip_serializing_if = "is_false")]
+    pub include_extension_properties: bool,
+}
+
+impl FetchTopic {
+    /// A topic with a lock duration and no filters.
+    pub fn new(topic_name: impl Into<String>, lock_duration: Duration) -> Self {
+        Self {
+            topic_name: topic_name.into(),
+            lock_duration,
+            variables: None,
+            local_variables: false,
+            business_key: None,
+            process_definition_id: None,
+            process_definition_id_in: None,
+            process_definition_key: None,
+            process_definition_key_in: None,
+            process_definition_version_tag: None,
+            without_tenant_id: false,
+            tenant_id_in: None,
+            process_variables: None,
+            deserialize_values: false,
+            include_extension_properties: false,
+        }
+    }
+
+    /// Fetch only these variables.
+    pub fn variables<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
+        self.variables = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Fetch only local variables.
+    pub fn local_variables(mut self, local: bool) -> Self {
+        self.local_variables = local;
+        self
+    }
+
+    /// Only tasks of instances with this business key.
+    pub fn business_key(mut self, key: impl Into<String>) -> Self {
+        self.business_key = Some(key.into());
+        self
+    }
+
+    /// Only tasks of this process definition key.
+    pub fn process_definition_key(mut self, key: impl Into<String>) -> Self {
+        self.process_definition_key = Some(key.into());
+        self
+    }
+
+    /// Only tasks of these process definition keys.
+    pub fn process_definition_key_in<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        keys: I,
+    ) -> Self {
+        self.process_definition_key_in = Some(keys.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Only tasks of these tenants.
+    pub fn tenant_id_in<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
+        self.tenant_id_in = Some(ids.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Only tasks whose process variable `name` equals `value`.
+    pub fn process_variable(mut self, name: impl Into<String>, value: serde_json::Value) -> Self {
+        self.process_variables
+            .get_or_insert_with(Default::default)
+            .insert(name.into(), value);
+        self
+    }
+
+    /// Include extension properties.
+    pub fn include_extension_properties(mut self, include: bool) -> Self {
+        self.include_extension_properties = include;
+        self
+    }
+}
+
+/// A fetchAndLock request: `POST /external-task/fetchAndLock`.
+///
+/// ```
+/// use bptl_camunda::{FetchAndLock, FetchTopic};
+/// use std::time::Duration;
+/// let request = FetchAndLock::new("aWorkerId", 2)
+///     .use_priority(true)
+///     .topic(FetchTopic::new("createOrder", Duration::from_secs(10)).variables(["orderId"]));
+/// assert_eq!(
+///     serde_json::to_value(&request).unwrap(),
+///     serde_json::json!({"workerId": "aWorkerId", "maxTasks": 2, "usePriority": true,
+///         "topics": [{"topicName": "createOrder", "lockDuration": 10000, "variables": ["orderId"]}]})
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FetchAndLock {
+    /// The worker id the tasks are locked for.
+    pub worker_id: String,
+    /// At most this many tasks (0 answers `[]`).
+    pub max_tasks: u32,
+    /// Highest priority first.
+    #[serde(skip_serializing_if = "is_false")]
+    pub use_priority: bool,
+    /// Long-poll this long when no task is available (`None`: answer at once; Camunda's
+    /// maximum is 30 minutes).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_optional_millis"
+    )]
+    pub async_response_timeout: Option<Duration>,
+    /// Sorting (Camunda 7.21+).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sorting: Vec<FetchSorting>,
+    /// The topics.
+    pub topics: Vec<FetchTopic>,
+}
+
+impl FetchAndLock {
+    /// A request for up to `max_tasks` tasks, without topics yet.
+    pub fn new(worker_id: impl Into<String>, max_tasks: u32) -> Self {
+        Self {
+            worker_id: worker_id.into(),
+            max_tasks,
+            use_priority: false,
+            async_response_timeout: None,
+            sorting: Vec::new(),
+            topics: Vec::new(),
+        }
+    }
+
+    /// Add a topic.
+    pub fn topic(mut self, topic: FetchTopic) -> Self {
+        self.topics.push(topic);
+        self
+    }
+
+    /// Highest priority first.
+    pub fn use_priority(mut self, use_priority: bool) -> Self {
+        self.use_priority = use_priority;
+        self
+    }
+
+    /// Long-poll up to `timeout` when no task is available.
+    pub fn long_poll(mut self, timeout: Duration) -> Self {
+        self.async_response_timeout = Some(timeout);
+        self
+    }
+
+    /// Add a sort criterion.
+    pub fn sort(mut self, sorting: FetchSorting) -> Self {
+        self.sorting.push(sorting);
+        self
+    }
+}
+
+/// A failure report: `POST /external-task/{id}/failure`.
+///
+/// `retries` is always sent (Camunda reads an absent value as 0, an immediate incident).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailureRequest {
+    /// The worker holding the lock.
+    pub worker_id: String,
+    /// The message (shown in the incident, cut by Camunda to 666 characters).
+    pub error_message: String,
+    /// Longer details, e.g. the error chain.
+    pub error_details: Option<String>,
+    /// Retries left; 0 raises an incident.
+    pub retries: i32,
+    /// When the task may be fetched again.
+    pub retry_timeout: Duration,
+    /// Process variables to set.
+    pub variables: Variables,
+    /// Local variables to set.
+    pub local_variables: Variables,
+}
+
+impl FailureRequest {
+    /// A failure with a message, the retries left and the retry timeout.
+    pub fn new(
+        worker_id: impl Into<String>,
+        error_message: impl Into<String>,
+        retries: i32,
+        retry_timeout: Duration,
+    ) -> Self {
+        Self {
+            worker_id: worker_id.into(),
+            error_message: error_message.into(),
+            error_details: None,
+            retries,
+            retry_timeout,
+            variables: Variables::new(),
+            local_variables: Variables::new(),
+        }
+    }
+
+    /// Set the details.
+    pub fn details(mut self, details: impl Into<String>) -> Self {
+        self.error_details = Some(details.into());
+        self
+    }
+
+    /// Set process variables.
+    pub fn variables(mut self, variables: Variables) -> Self {
+        self.variables = variables;
+        self
+    }
+
+    /// Set local variables.
+    pub fn local_variables(mut self, variables: Variables) -> Self {
+        self.local_variables = variables;
+        self
+    }
+}
+
+/// A BPMN error: `POST /external-task/{id}/bpmnError`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BpmnErrorRequest {
+    /// The worker holding the lock.
+    pub worker_id: String,
+    /// The error code the boundary event matches.
+    pub error_code: String,
+    /// A message.
+    pub error_message: Option<String>,
+    /// Variables to set.
+    pub variables: Variables,
+}
+
+impl BpmnErrorRequest {
+    /// A BPMN error with a code.
+    pub fn new(worker_id: impl Into<String>, error_code: impl Into<String>) -> Self {
+        Self {
+            worker_id: worker_id.into(),
+            error_code: error_code.into(),
+            error_message: None,
+            variables: Variables::new(),
+        }
+    }
+
+    /// Set the message.
+    pub fn message(mut self, message: impl Into<String>) -> Self {
+        self.error_message = Some(message.into());
+        self
+    }
+
+    /// Set variables.
+    pub fn variables(mut self, variables: Variables) -> Self {
+        self.variables = variables;
+        self
+    }
+}
+
+/// Filters of `GET /external-task` and `GET /external-task/count`.
+///
+/// ```
+/// use bptl_camunda::ExternalTaskQuery;
+/// let query = ExternalTaskQuery { topic_name: Some("createOrder".into()), locked: Some(true),
+///     ..Default::default() };
+/// assert_eq!(
+///     serde_json::to_value(&query).unwrap(),
+///     serde_json::json!({"topicName": "createOrder", "locked": true})
+/// );
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalTaskQuery {
+    /// Only this task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_task_id: Option<String>,
+    /// Only tasks of this topic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic_name: Option<String>,
+    /// Only tasks locked by this worker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_id: Option<String>,
+    /// Only tasks with a valid lock (`Some(true)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locked: Option<bool>,
+    /// Only tasks without a valid lock (`Some(true)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_locked: Option<bool>,
+    /// Only tasks with retries left (`Some(true)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub with_retries_left: Option<bool>,
+    /// Only tasks without retries left (`Some(true)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_retries_left: Option<bool>,
+    /// Only tasks of this process instance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_instance_id: Option<String>,
+    /// Only tasks of this process definition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_definition_id: Option<String>,
+    /// Only tasks of this activity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activity_id: Option<String>,
+    /// Only tasks of this execution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
+    /// Only tasks of these tenants (comma-separated on the wire).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "comma_separated"
+    )]
+    pub tenant_id_in: Option<Vec<String>>,
+    /// Only active tasks (`Some(true)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// Only suspended tasks (`Some(true)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<bool>,
+    /// Only tasks with a priority ≥ this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority_higher_than_or_equals: Option<i64>,
+    /// Only tasks with a priority ≤ this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority_lower_than_or_equals: Option<i64>,
+    /// Sort by (`id`, `lockExpirationTime`, `processInstanceId`, `taskPriority`, ...);
+    /// needs `sort_order`. Ignored by the count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sort_by: Option<String>,
+    /// The sort direction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sort_order: Option<SortOrder>,
+    /// Paging: the first result. Ignored by the count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_result: Option<u32>,
+    /// Paging: at most this many results. Ignored by the count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<u32>,
+}
+
+fn comma_separated<S: Serializer>(values: &Option<Vec<String>>, s: S) -> Result<S::Ok, S::Error> {
+    match values {
+        Some(v) => s.serialize_str(&v.join(",")),
+        None => s.serialize_none(),
+    }
+}
+
+impl ExternalTaskQuery {
+    /// The query without sorting and paging, for the count.
+    pub(crate) fn for_count(&self) -> Self {
+        Self {
+            sort_by: None,
+            sort_order: None,
+            first_result: None,
+            max_results: None,
+            ..self.clone()
+        }
+    }
+}
+
+/// What to start a process instance with.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StartProcess {
+    /// The instance's variables.
+    pub variables: Variables,
+    /// The business key.
+    pub business_key: Option<String>,
+}
+
+impl StartProcess {
+    /// Start with these variables.
+    pub fn new(variables: Variables) -> Self {
+        Self {
+            variables,
+            business_key: None,
+        }
+    }
+
+    /// Set the business key.
+    pub fn business_key(mut self, key: impl Into<String>) -> Self {
+        self.business_key = Some(key.into());
+        self
+    }
+}
+
+/// A process instance (`POST .../start`, `GET /process-instance/{id}`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ProcessInstance {
+    /// The instance id.
+    pub id: String,
+    /// The process definition id.
+    #[serde(default)]
+    pub definition_id: Option<String>,
+    /// The business key.
+    #[serde(default)]
+    pub business_key: Option<String>,
+    /// The case instance, if any.
+    #[serde(default)]
+    pub case_instance_id: Option<String>,
+    /// Whether the instance has ended.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub ended: bool,
+    /// Whether the instance is suspended.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub suspended: bool,
+    /// The tenant, if any.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+}
+
+/// A historic process instance (`GET /history/process-instance/{id}`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct HistoricProcessInstance {
+    /// The instance id.
+    pub id: String,
+    /// The business key.
+    #[serde(default)]
+    pub business_key: Option<String>,
+    /// The process definition id.
+    #[serde(default)]
+    pub process_definition_id: Option<String>,
+    /// The process definition key.
+    #[serde(default)]
+    pub process_definition_key: Option<String>,
+    /// When it started.
+    #[serde(default, deserialize_with = "optional_date")]
+    pub start_time: Option<DateValue>,
+    /// When it ended.
+    #[serde(default, deserialize_with = "optional_date")]
+    pub end_time: Option<DateValue>,
+    /// `ACTIVE`, `SUSPENDED`, `COMPLETED`, `EXTERNALLY_TERMINATED`, `INTERNALLY_TERMINATED`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Why it was deleted, if it was.
+    #[serde(default)]
+    pub delete_reason: Option<String>,
+    /// The calling instance, for a call activity's instance.
+    #[serde(default)]
+    pub super_process_instance_id: Option<String>,
+}
+
+/// A process definition.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ProcessDefinition {
+    /// The definition id.
+    pub id: String,
+    /// The key (the BPMN process id).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub key: String,
+    /// The name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The version (1, 2, ...).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub version: i32,
+    /// The version tag.
+    #[serde(default)]
+    pub version_tag: Option<String>,
+    /// The deployment it came with.
+    #[serde(default)]
+    pub deployment_id: Option<String>,
+    /// The resource (file) name.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// The tenant, if any.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// Whether it is suspended.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub suspended: bool,
+}
+
+/// A deployment (`POST /deployment/create`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Deployment {
+    /// The deployment id.
+    pub id: String,
+    /// The name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The source.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// The tenant, if any.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// When it was deployed.
+    #[serde(default, deserialize_with = "optional_date")]
+    pub deployment_time: Option<DateValue>,
+    /// The process definitions it created, by id.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub deployed_process_definitions: BTreeMap<String, ProcessDefinition>,
+}
+
+/// What to deploy: a name and one or more resources (`.bpmn` files).
+///
+/// ```
+/// use bptl_camunda::DeploymentRequest;
+/// let request = DeploymentRequest::new("orders")
+///     .resource("order.bpmn", b"<definitions/>".to_vec())
+///     .enable_duplicate_filtering(true);
+/// assert_eq!(request.resources.len(), 1);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeploymentRequest {
+    /// The deployment name.
+    pub name: String,
+    /// The deployment source.
+    pub source: Option<String>,
+    /// The tenant.
+    pub tenant_id: Option<String>,
+    /// Skip the deployment when nothing changed.
+    pub enable_duplicate_filtering: bool,
+    /// Redeploy only changed resources.
+    pub deploy_changed_only: bool,
+    /// The resources: file name and content.
+    pub resources: Vec<(String, Vec<u8>)>,
+}
+
+impl DeploymentRequest {
+    /// A deployment with a name and no resources yet.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Add a resource.
+    pub fn resource(mut self, filename: impl Into<String>, content: impl Into<Vec<u8>>) -> Self {
+        self.resources.push((filename.into(), content.into()));
+        self
+    }
+
+    /// Skip the deployment when nothing changed.
+    pub fn enable_duplicate_filtering(mut self, enable: bool) -> Self {
+        self.enable_duplicate_filtering = enable;
+        self
+    }
+
+    /// The multipart/form-data body and its boundary.
+    pub(crate) fn multipart(&self) -> (String, Vec<u8>) {
+        let boundary = format!("bptl-{:032x}", rand::random::<u128>());
+        let mut body = Vec::new();
+        let mut field = |name: &str, filename: Option<&str>, content: &[u8]| {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            let mut disposition = format!(
+                "Content-Disposition: form-data; name=\"{}\"",
+                escape_header(name)
+            );
+            if let Some(filename) = filename {
+                disposition.push_str(&format!("; filename=\"{}\"", escape_header(filename)));
+                disposition.push_str("\r\nContent-Type: application/octet-stream");
+            }
+            body.extend_from_slice(disposition.as_bytes());
+            body.extend_from_slice(b"\r\n\r\n");
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        };
+        field("deployment-name", None, self.name.as_bytes());
+        if let Some(source) = &self.source {
+            field("deployment-source", None, source.as_bytes());
+        }
+        if let Some(tenant) = &self.tenant_id {
+            field("tenant-id", None, tenant.as_bytes());
+        }
+        if self.enable_duplicate_filtering {
+            field("enable-duplicate-filtering", None, b"true");
+        }
+        if self.deploy_changed_only {
+            field("deploy-changed-only", None, b"true");
+        }
+        for (filename, content) in &self.resources {
+            field(filename, Some(filename), content);
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        (boundary, body)
+    }
+}
+
+/// Quotes and line breaks cannot appear in a quoted header parameter: percent-encode them as
+/// browsers do.
+fn escape_header(text: &str) -> String {
+    text.replace('"', "%22")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// An incident (`GET /incident`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Incident {
+    /// The incident id.
+    pub id: String,
+    /// The type, e.g. `failedExternalTask`.
+    #[serde(default)]
+    pub incident_type: Option<String>,
+    /// The message (the failure's errorMessage).
+    #[serde(default)]
+    pub incident_message: Option<String>,
+    /// The process instance.
+    #[serde(default)]
+    pub process_instance_id: Option<String>,
+    /// The execution.
+    #[serde(default)]
+    pub execution_id: Option<String>,
+    /// The activity.
+    #[serde(default)]
+    pub activity_id: Option<String>,
+    /// For `failedExternalTask`: the external task id.
+    #[serde(default)]
+    pub configuration: Option<String>,
+}

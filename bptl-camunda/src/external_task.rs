@@ -1,0 +1,232 @@
+//! [`ExternalTask`]: a task fetched from Camunda, as work units receive it.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+
+use bptl_core::{BaseTask, DateValue, FileValue, UnitError, Value, Variables};
+use jiff::Timestamp;
+use serde::{Deserialize, Deserializer};
+
+use crate::client::CamundaClient;
+use crate::error::CamundaError;
+use crate::variables::variables_from_typed;
+
+/// An external task as Camunda describes it (fetchAndLock, `GET /external-task/{id}`).
+///
+/// Implements [`BaseTask`], so work units read it like any task; downcast a `&dyn BaseTask` with
+/// `task.downcast_ref::<ExternalTask>()` to reach the Camunda fields.
+///
+/// ```
+/// use bptl_camunda::ExternalTask;
+/// use bptl_core::{BaseTask, Value};
+///
+/// let task = ExternalTask::from_json(serde_json::json!({
+///     "id": "t1", "topicName": "createOrder", "workerId": "w1", "priority": 4,
+///     "lockExpirationTime": "2015-10-06T16:34:42.000+0200",
+///     "variables": {"orderId": {"type": "String", "value": "1234", "valueInfo": {}}}
+/// })).unwrap();
+/// assert_eq!(task.topic_name(), "createOrder");
+/// assert_eq!(task.get_variables().unwrap().get("orderId"), Some(&Value::from("1234")));
+/// assert!(task.is_expired());
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ExternalTask {
+    /// The external task id.
+    pub id: String,
+    /// The topic.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub topic_name: String,
+    /// The worker holding the lock, if locked.
+    #[serde(default)]
+    pub worker_id: Option<String>,
+    /// The process instance.
+    #[serde(default)]
+    pub process_instance_id: Option<String>,
+    /// The process definition id.
+    #[serde(default)]
+    pub process_definition_id: Option<String>,
+    /// The process definition key.
+    #[serde(default)]
+    pub process_definition_key: Option<String>,
+    /// The process definition's version tag.
+    #[serde(default)]
+    pub process_definition_version_tag: Option<String>,
+    /// The process instance's business key.
+    #[serde(default)]
+    pub business_key: Option<String>,
+    /// The BPMN activity id of the service task.
+    #[serde(default)]
+    pub activity_id: Option<String>,
+    /// The activity instance id.
+    #[serde(default)]
+    pub activity_instance_id: Option<String>,
+    /// The execution id.
+    #[serde(default)]
+    pub execution_id: Option<String>,
+    /// The priority (higher first when fetching with `usePriority`).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub priority: i64,
+    /// Retries left; `None` until the first failure.
+    #[serde(default)]
+    pub retries: Option<i32>,
+    /// The tenant, if any.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// When the lock expires, if locked.
+    #[serde(default, deserialize_with = "optional_date")]
+    pub lock_expiration_time: Option<DateValue>,
+    /// When the task was created (Camunda 7.21+).
+    #[serde(default, deserialize_with = "optional_date")]
+    pub create_time: Option<DateValue>,
+    /// The service task's extension properties (with `includeExtensionProperties`).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub extension_properties: BTreeMap<String, String>,
+    /// The message of the last failure.
+    #[serde(default)]
+    pub error_message: Option<String>,
+    /// The details of the last failure (only on `GET /external-task/{id}/errorDetails`, and in
+    /// fetchAndLock answers of some versions).
+    #[serde(default)]
+    pub error_details: Option<String>,
+    /// Whether the task is suspended.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub suspended: bool,
+    /// The variables exactly as fetched: `{"name": {"value", "type", "valueInfo"}}`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub variables: serde_json::Map<String, serde_json::Value>,
+}
+
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+fn optional_date<'de, D>(deserializer: D) -> Result<Option<DateValue>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    match Option::<String>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(text) => DateValue::parse(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+impl ExternalTask {
+    /// Read a task from Camunda's JSON.
+    pub fn from_json(json: serde_json::Value) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(json)
+    }
+
+    /// Whether the lock has expired (expiry ≤ now). A task that is not locked is not expired.
+    pub fn is_expired(&self) -> bool {
+        self.is_expired_at(Timestamp::now())
+    }
+
+    /// Whether the lock has expired at `now`.
+    pub fn is_expired_at(&self, now: Timestamp) -> bool {
+        self.lock_expiration_time
+            .is_some_and(|expiry| expiry.timestamp <= now)
+    }
+
+    /// The variables as [`Value`]s, with the error naming a variable that cannot be read.
+    pub fn variables(&self) -> Result<Variables, crate::variables::VariableError> {
+        variables_from_typed(&serde_json::Value::Object(self.variables.clone()))
+    }
+
+    /// Download the content of the File variable `name` from the task's process instance.
+    ///
+    /// The metadata (file name, MIME type, encoding) comes from the fetched variable when it
+    /// is there; the content from `GET /process-instance/{id}/variables/{name}/data`.
+    pub async fn download_file(
+        &self,
+        client: &CamundaClient,
+        name: &str,
+    ) -> Result<FileValue, CamundaError> {
+        let Some(process_instance_id) = self.process_instance_id.as_deref() else {
+            return Err(CamundaError::Config(format!(
+                "external task {} has no process instance to download the file '{name}' from",
+                self.id
+            )));
+        };
+        let mut file = match self.variables.get(name) {
+            Some(typed) => match crate::variables::from_typed(name, typed)? {
+                Value::File(file) => file,
+                other => {
+                    return Err(CamundaError::Variable(crate::variables::VariableError {
+                        name: name.to_owned(),
+                        problem: format!("is {}, not a File", other.describe()),
+                    }));
+                }
+            },
+            None => FileValue {
+                filename: name.to_owned(),
+                mime_type: None,
+                encoding: None,
+                content: None,
+            },
+        };
+        file.content = Some(
+            client
+                .get_process_variable_data(process_instance_id, name)
+                .await?,
+        );
+        Ok(file)
+    }
+}
+
+impl BaseTask for ExternalTask {
+    fn task_id(&self) -> &str {
+        &self.id
+    }
+
+    fn topic_name(&self) -> &str {
+        &self.topic_name
+    }
+
+    fn get_variables(&self) -> Result<Variables, UnitError> {
+        self.variables().map_err(UnitError::other)
+    }
+
+    fn engine_type(&self) -> &str {
+        "camunda"
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn process_instance_id(&self) -> Option<&str> {
+        self.process_instance_id.as_deref()
+    }
+
+    fn business_key(&self) -> Option<&str> {
+        self.business_key.as_deref()
+    }
+
+    fn lock_expires_at(&self) -> Option<Timestamp> {
+        self.lock_expiration_time.map(|d| d.timestamp)
+    }
+
+    fn worker_id(&self) -> Option<&str> {
+        self.worker_id.as_deref()
+    }
+
+    fn retries(&self) -> Option<i32> {
+        self.retries
+    }
+
+    fn priority(&self) -> i64 {
+        self.priority
+    }
+
+    fn raw_variables(&self) -> serde_json::Value {
+        serde_json::Value::Object(self.variables.clone())
+    }
+}
