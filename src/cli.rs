@@ -6,12 +6,27 @@
 //!     bptl::cli::main()
 //! }
 //! ```
+//!
+//! Commands: `run --config FILE` (the worker), `check --config FILE`, `registry`,
+//! `fetch-and-lock N --config FILE`, `dev-engine --port 8080 --bpmn FILE...`.
+//!
+//! Exit codes: [`EXIT_OK`] (0) success; [`EXIT_FAILURE`] (1) the command ran and failed (engine
+//! unreachable for `fetch-and-lock`, the worker could not start, an empty registry);
+//! [`EXIT_USAGE`] (2) bad usage or configuration (every problem is printed);
+//! [`EXIT_INTERRUPTED`] (130) the worker was stopped at once by a second signal.
 
 use std::ffi::OsString;
 use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use bptl_core::runtime::{Worker, WorkerHandle};
+use bptl_core::{InMemoryStore, LINK_HINT, Registry, TaskStore};
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -19,10 +34,15 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code: bad usage or configuration.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code: stopped at once by a second interrupt.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// bptl: run business-process work units for Camunda 7 and compatible engines.
 #[derive(Debug, Parser)]
 #[command(name = "worker", version, about, long_about = None)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration problem, 130 stopped at once by a second signal.\nLogging: RUST_LOG (default info), e.g. RUST_LOG=bptl_core=debug."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,8 +50,44 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the worker: fetch tasks, run their units, report the outcomes, until SIGINT/SIGTERM
+    /// (a second signal stops at once). Refuses to start on any `check` problem.
+    Run {
+        /// The configuration file (TOML); `BPTL_*` environment variables override its keys.
+        #[arg(long, short, env = "BPTL_CONFIG", value_name = "FILE")]
+        config: PathBuf,
+        /// Serve Prometheus metrics at http://ADDR/metrics (overrides `[metrics] addr`).
+        #[arg(long, value_name = "ADDR")]
+        metrics_addr: Option<SocketAddr>,
+    },
+    /// Check the configuration, the task mappings, the registry and the services; list every
+    /// problem and exit non-zero if there is one.
+    Check {
+        /// The configuration file (TOML).
+        #[arg(long, short, env = "BPTL_CONFIG", value_name = "FILE")]
+        config: PathBuf,
+    },
     /// List every registered work unit with its documentation and required services.
     Registry,
+    /// Fetch and lock up to N tasks once (no long polling) and save them in the task store
+    /// without running them.
+    FetchAndLock {
+        /// How many tasks at most.
+        #[arg(value_name = "N")]
+        max_tasks: usize,
+        /// The configuration file (TOML).
+        #[arg(long, short, env = "BPTL_CONFIG", value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Run the in-process Camunda-compatible dev engine, with BPMN files deployed, until Ctrl-C.
+    DevEngine {
+        /// The port on 127.0.0.1.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// BPMN files to deploy.
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        bpmn: Vec<PathBuf>,
+    },
 }
 
 /// Run the CLI with the process's arguments; returns the exit code.
@@ -53,26 +109,358 @@ where
             return ExitCode::from(code);
         }
     };
-    match cli.command {
+    let code = match cli.command {
         Command::Registry => registry(),
+        Command::Check { config } => check_command(&config),
+        Command::Run {
+            config,
+            metrics_addr,
+        } => with_runtime(|| run(config, metrics_addr)),
+        Command::FetchAndLock { max_tasks, config } => {
+            with_runtime(|| fetch_and_lock(config, max_tasks))
+        }
+        Command::DevEngine { port, bpmn } => with_runtime(|| dev_engine(port, bpmn)),
+    };
+    ExitCode::from(code)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn with_runtime<F, Fut>(f: F) -> u8
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = u8>,
+{
+    init_logging();
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f()),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            EXIT_FAILURE
+        }
     }
 }
 
-fn registry() -> ExitCode {
-    match crate::Registry::global() {
+fn registry() -> u8 {
+    match Registry::global() {
         Ok(registry) => {
             let mut out = std::io::stdout().lock();
-            if registry.write_listing(&mut out).and_then(|()| out.flush()).is_err() {
-                return ExitCode::from(EXIT_FAILURE);
+            if registry
+                .write_listing(&mut out)
+                .and_then(|()| out.flush())
+                .is_err()
+            {
+                return EXIT_FAILURE;
             }
             if registry.is_empty() {
-                return ExitCode::from(EXIT_FAILURE);
+                return EXIT_FAILURE;
             }
-            ExitCode::from(EXIT_OK)
+            EXIT_OK
         }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(EXIT_FAILURE)
+            EXIT_FAILURE
         }
     }
+}
+
+/// Every problem `check` finds in a loaded configuration (empty: good to run).
+///
+/// Covers duplicate units in the registry, an empty registry, mappings naming unknown units
+/// (with "did you mean" and the linking hint), mappings for no known engine, no active mapping,
+/// unresolvable engine secrets, and the services/credentials validation of `bptl-credentials`.
+pub fn check(
+    config: &Config,
+    registry: Result<&Registry, bptl_core::RegistryError>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let registry = match registry {
+        Ok(r) => r,
+        Err(e) => {
+            problems.push(format!("registry: {e}"));
+            return problems;
+        }
+    };
+    if registry.is_empty() {
+        problems.push(format!(
+            "registry: no work units are linked into this binary. {LINK_HINT}"
+        ));
+    }
+    let mappings = config.mappings();
+    for (i, m) in config.task_mappings.iter().enumerate() {
+        if registry.get(&m.callback).is_none() {
+            let mut similar = registry.similar(&m.callback);
+            if similar.is_empty() {
+                let paths: Vec<&str> = registry.iter().map(|u| u.path).collect();
+                similar.extend(crate::config::closest(&m.callback, &paths));
+            }
+            let hint = if similar.is_empty() {
+                LINK_HINT.to_owned()
+            } else {
+                format!("Did you mean '{}'?", similar.join("', '"))
+            };
+            problems.push(format!(
+                "task_mappings[{i}].callback: the unit '{}' (topic '{}') is not in the registry. {hint}",
+                m.callback, m.topic
+            ));
+        }
+        if m.engine != "camunda" {
+            problems.push(format!(
+                "task_mappings[{i}].engine: '{}' is not an engine this worker speaks to (use \"camunda\")",
+                m.engine
+            ));
+        }
+    }
+    if mappings.active_for("camunda").next().is_none() {
+        problems.push(
+            "task_mappings: no active mapping for the engine: the worker would fetch nothing; add [[task_mappings]] sections"
+                .to_owned(),
+        );
+    }
+    if let Err(e) = config.engine_client() {
+        problems.push(e.to_string());
+    }
+    match bptl_credentials::CredentialStore::from_config(config.services.clone()) {
+        Ok(store) => {
+            for p in bptl_credentials::validate_all(&mappings, registry, &store) {
+                if !matches!(
+                    p.problem,
+                    bptl_credentials::MappingProblem::UnknownUnit { .. }
+                ) {
+                    problems.push(p.to_string());
+                }
+            }
+        }
+        Err(config_problems) => {
+            problems.extend(config_problems.into_iter().map(|p| p.to_string()));
+        }
+    }
+    problems
+}
+
+fn load(path: &std::path::Path) -> Result<Config, u8> {
+    Config::load(path).map_err(|problems| {
+        eprintln!(
+            "error: the configuration has {} problem(s):",
+            problems.len()
+        );
+        for p in problems {
+            eprintln!("  - {p}");
+        }
+        EXIT_USAGE
+    })
+}
+
+fn check_command(path: &std::path::Path) -> u8 {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let problems = check(&config, Registry::global());
+    if problems.is_empty() {
+        println!(
+            "{}: OK ({} task mapping(s), {} unit(s) registered)",
+            path.display(),
+            config.task_mappings.len(),
+            Registry::global().map(Registry::len).unwrap_or(0)
+        );
+        EXIT_OK
+    } else {
+        eprintln!("error: {} problem(s) found:", problems.len());
+        for p in problems {
+            eprintln!("  - {p}");
+        }
+        EXIT_USAGE
+    }
+}
+
+/// Open the task store `[store]` describes: in memory unless `enabled = true`.
+///
+/// Persistent stores (SQLite, PostgreSQL) come from the `bptl-store` crate; until a build
+/// provides one, `enabled = true` is refused with a clear message.
+pub async fn open_store(config: &crate::config::StoreConfig) -> Result<Arc<dyn TaskStore>, String> {
+    if config.enabled {
+        Err(format!(
+            "store.enabled: a persistent task store ({}) is not available in this build; set enabled = false to keep task records in memory",
+            config.url
+        ))
+    } else {
+        Ok(Arc::new(InMemoryStore::new()))
+    }
+}
+
+async fn build_worker(
+    config: &Config,
+) -> Result<Worker<bptl_camunda::CamundaEngine>, (u8, String)> {
+    let registry = Registry::global().map_err(|e| (EXIT_USAGE, e.to_string()))?;
+    let client = config
+        .engine_client()
+        .map_err(|e| (EXIT_USAGE, e.to_string()))?;
+    let store = open_store(&config.store)
+        .await
+        .map_err(|e| (EXIT_USAGE, e))?;
+    let credentials = bptl_credentials::CredentialStore::from_config(config.services.clone())
+        .map_err(|p| {
+            (
+                EXIT_USAGE,
+                p.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+    let callback = crate::config::HttpCallbackSender::shared().map_err(|e| (EXIT_FAILURE, e))?;
+    Worker::builder(bptl_camunda::CamundaEngine::new(client))
+        .registry(registry.clone())
+        .mappings(config.mappings())
+        .config(config.worker_config())
+        .store(store)
+        .callback_sender(callback)
+        .extension(Arc::new(credentials))
+        .build()
+        .map_err(|e| (EXIT_USAGE, e.to_string()))
+}
+
+async fn run(path: PathBuf, metrics_addr: Option<SocketAddr>) -> u8 {
+    let config = match load(&path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let problems = check(&config, Registry::global());
+    if !problems.is_empty() {
+        eprintln!(
+            "error: not starting: {} problem(s) found (run `check` for the same list):",
+            problems.len()
+        );
+        for p in problems {
+            eprintln!("  - {p}");
+        }
+        return EXIT_USAGE;
+    }
+    if let Some(addr) = metrics_addr.or(config.metrics_addr)
+        && let Err(e) = serve_metrics(addr).await
+    {
+        eprintln!("error: {e}");
+        return EXIT_FAILURE;
+    }
+    let worker = match build_worker(&config).await {
+        Ok(w) => w,
+        Err((code, message)) => {
+            eprintln!("error: {message}");
+            return code;
+        }
+    };
+    let handle: WorkerHandle = worker.handle();
+    let stats = worker.run_until_signal().await;
+    println!(
+        "worker {} stopped: {} completed, {} failed, {} BPMN error(s), {} unlocked, {} not reported",
+        handle.worker_id(),
+        stats.completed,
+        stats.failed,
+        stats.bpmn_errors,
+        stats.unlocked,
+        stats.not_reported
+    );
+    if stats.in_flight > 0 {
+        EXIT_INTERRUPTED
+    } else {
+        EXIT_OK
+    }
+}
+
+/// Install a Prometheus recorder for the `metrics` crate and serve it at `http://addr/metrics`.
+pub async fn serve_metrics(addr: SocketAddr) -> Result<(), String> {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder)
+        .map_err(|_| "a metrics recorder is already installed".to_owned())?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("metrics.addr: cannot listen on {addr}: {e}"))?;
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            upkeep.run_upkeep();
+        }
+    });
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let handle = handle.clone();
+            async move {
+                (
+                    [("content-type", "text/plain; version=0.0.4")],
+                    handle.render(),
+                )
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("the metrics endpoint stopped: {e}");
+        }
+    });
+    tracing::info!("serving metrics at http://{addr}/metrics");
+    Ok(())
+}
+
+async fn fetch_and_lock(path: PathBuf, max_tasks: usize) -> u8 {
+    let config = match load(&path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let worker = match build_worker(&config).await {
+        Ok(w) => w,
+        Err((code, message)) => {
+            eprintln!("error: {message}");
+            return code;
+        }
+    };
+    if !config.store.enabled {
+        eprintln!(
+            "note: [store] is not enabled: the tasks are locked, but their records live only in this process's memory"
+        );
+    }
+    match worker.fetch_and_save(max_tasks).await {
+        Ok(records) => {
+            println!(
+                "{} task(s) saved with worker ID {}",
+                records.len(),
+                worker.worker_id()
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+#[cfg(feature = "dev-engine")]
+async fn dev_engine(port: u16, bpmn: Vec<PathBuf>) -> u8 {
+    match bptl_camunda::dev_engine::serve_standalone(port, &bpmn).await {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+#[cfg(not(feature = "dev-engine"))]
+async fn dev_engine(_port: u16, _bpmn: Vec<PathBuf>) -> u8 {
+    eprintln!("error: this binary was built without the `dev-engine` feature");
+    EXIT_USAGE
 }

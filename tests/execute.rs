@@ -49,7 +49,10 @@ fn returns_unit(_task: &dyn BaseTask) {}
 
 #[register]
 async fn io_error(_task: &dyn BaseTask) -> Result<(), std::io::Error> {
-    Err(std::io::Error::new(std::io::ErrorKind::NotFound, "config.json not found"))
+    Err(std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        "config.json not found",
+    ))
 }
 
 #[register]
@@ -63,9 +66,11 @@ async fn needs_amount(task: &dyn BaseTask) -> Result<Variables, UnitError> {
 async fn uses_context(task: &dyn BaseTask) -> Result<Variables, UnitError> {
     let mapping = task.mapping().ok_or("no mapping in the context")?;
     let topic = mapping.topic.clone();
-    task.timeline()
-        .ok_or("no timeline")?
-        .record(bptl::EventKind::Note, "hello from the unit", serde_json::Value::Null);
+    task.timeline().ok_or("no timeline")?.record(
+        bptl::EventKind::Note,
+        "hello from the unit",
+        serde_json::Value::Null,
+    );
     Ok(variables! { "mappedTopic": topic })
 }
 
@@ -108,8 +113,16 @@ async fn success_moves_initial_in_progress_performed_and_keeps_results() {
     assert_eq!(out.get("doubled"), Some(&Value::Integer(42)));
     assert_eq!(run.status, TaskStatus::Performed);
     assert_eq!(run.result_variables.as_ref(), Some(&out));
-    let transitions: Vec<String> = run.timeline.entries().into_iter().map(|e| e.message).collect();
-    assert_eq!(transitions, ["initial → in_progress", "in_progress → performed"]);
+    let transitions: Vec<String> = run
+        .timeline
+        .entries()
+        .into_iter()
+        .map(|e| e.message)
+        .collect();
+    assert_eq!(
+        transitions,
+        ["initial → in_progress", "in_progress → performed"]
+    );
 }
 
 #[tokio::test]
@@ -118,12 +131,33 @@ async fn a_performed_or_completed_task_is_not_run_again() {
     let mut run = run("counted", variables! { "amount": 1 });
     exec(&mut run).await.expect("first run");
     let err = exec(&mut run).await.unwrap_err();
-    assert!(matches!(err, ExecuteError::TaskPerformed { status: TaskStatus::Performed, .. }), "{err:?}");
-    let mut completed = self::run("counted", variables! { "amount": 1 }).with_status(TaskStatus::Completed);
-    assert!(matches!(exec(&mut completed).await, Err(ExecuteError::TaskPerformed { .. })));
-    let mut busy = self::run("counted", variables! { "amount": 1 }).with_status(TaskStatus::InProgress);
-    assert!(matches!(exec(&mut busy).await, Err(ExecuteError::TaskInProgress { .. })));
-    assert_eq!(RUNS.load(Ordering::SeqCst) - before, 1, "the unit ran exactly once");
+    assert!(
+        matches!(
+            err,
+            ExecuteError::TaskPerformed {
+                status: TaskStatus::Performed,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let mut completed =
+        self::run("counted", variables! { "amount": 1 }).with_status(TaskStatus::Completed);
+    assert!(matches!(
+        exec(&mut completed).await,
+        Err(ExecuteError::TaskPerformed { .. })
+    ));
+    let mut busy =
+        self::run("counted", variables! { "amount": 1 }).with_status(TaskStatus::InProgress);
+    assert!(matches!(
+        exec(&mut busy).await,
+        Err(ExecuteError::TaskInProgress { .. })
+    ));
+    assert_eq!(
+        RUNS.load(Ordering::SeqCst) - before,
+        1,
+        "the unit ran exactly once"
+    );
 }
 
 #[tokio::test]
@@ -131,19 +165,30 @@ async fn missing_mapping_and_missing_callback_use_bptls_messages() {
     let mut nothing = run("no_such_topic", Variables::new());
     let err = exec(&mut nothing).await.unwrap_err();
     assert!(matches!(err, ExecuteError::NoCallback(_)));
-    assert_eq!(err.to_string(), "Could not find a topic/callback mapping for topic 'no_such_topic'.");
+    assert_eq!(
+        err.to_string(),
+        "Could not find a topic/callback mapping for topic 'no_such_topic'."
+    );
 
     let mut unregistered = run("unregistered", Variables::new());
     let err = exec(&mut unregistered).await.unwrap_err();
     assert!(
-        err.to_string().starts_with("Callback 'execute::nowhere' is not in the provided registry."),
+        err.to_string()
+            .starts_with("Callback 'execute::nowhere' is not in the provided registry."),
         "{err}"
     );
-    assert!(err.to_string().contains("use my_units as _;"), "suggests the link idiom: {err}");
+    assert!(
+        err.to_string().contains("use my_units as _;"),
+        "suggests the link idiom: {err}"
+    );
 
     let mut typo = run("typo", Variables::new());
     let err = exec(&mut typo).await.unwrap_err();
-    assert!(err.to_string().ends_with("Did you mean 'execute::counted'?"), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("Did you mean 'execute::counted'?"),
+        "{err}"
+    );
     assert_eq!(nothing.status, TaskStatus::Initial, "nothing ran");
 }
 
@@ -161,7 +206,10 @@ async fn expired_locks_inactive_mappings_and_other_engines_are_refused() {
 
     let mut inactive = run("inactive", variables! { "amount": 1 });
     let err = exec(&mut inactive).await.unwrap_err();
-    assert_eq!(err.to_string(), "The mapping for topic 'inactive' is inactive; activate it to execute its tasks.");
+    assert_eq!(
+        err.to_string(),
+        "The mapping for topic 'inactive' is inactive; activate it to execute its tasks."
+    );
 
     let mut other = run("camunda_only", variables! { "amount": 1 });
     let err = exec(&mut other).await.unwrap_err();
@@ -175,9 +223,15 @@ async fn expired_locks_inactive_mappings_and_other_engines_are_refused() {
 async fn errors_set_failed_and_keep_the_error_text() {
     let mut missing = run("needs_amount", variables! { "amount": "" });
     let err = exec(&mut missing).await.unwrap_err();
-    assert!(matches!(err, ExecuteError::Unit(UnitError::MissingVariable { .. })));
+    assert!(matches!(
+        err,
+        ExecuteError::Unit(UnitError::MissingVariable { .. })
+    ));
     assert_eq!(missing.status, TaskStatus::Failed);
-    assert_eq!(missing.execution_error.as_deref(), Some("The variable amount is missing or empty."));
+    assert_eq!(
+        missing.execution_error.as_deref(),
+        Some("The variable amount is missing or empty.")
+    );
 
     let mut io = run("io_error", Variables::new());
     exec(&mut io).await.unwrap_err();
@@ -188,27 +242,45 @@ async fn errors_set_failed_and_keep_the_error_text() {
 async fn panics_become_failures_with_the_panic_message() {
     let mut run_async = run("panics", Variables::new());
     let err = exec(&mut run_async).await.unwrap_err();
-    assert!(matches!(err, ExecuteError::Unit(UnitError::Panic(_))), "{err:?}");
+    assert!(
+        matches!(err, ExecuteError::Unit(UnitError::Panic(_))),
+        "{err:?}"
+    );
     assert_eq!(run_async.status, TaskStatus::Failed);
-    assert_eq!(run_async.execution_error.as_deref(), Some("the work unit panicked: the unit exploded"));
+    assert_eq!(
+        run_async.execution_error.as_deref(),
+        Some("the work unit panicked: the unit exploded")
+    );
 
     let mut run_blocking = run("blocking_panics", Variables::new());
     exec(&mut run_blocking).await.unwrap_err();
-    assert_eq!(run_blocking.execution_error.as_deref(), Some("the work unit panicked: blocking unit exploded"));
+    assert_eq!(
+        run_blocking.execution_error.as_deref(),
+        Some("the work unit panicked: blocking unit exploded")
+    );
 }
 
 #[tokio::test]
 async fn a_mapping_timeout_fails_the_task() {
     let mut run = run("slow", Variables::new());
     let err = exec(&mut run).await.unwrap_err();
-    assert!(matches!(err, ExecuteError::Unit(UnitError::Timeout(_))), "{err:?}");
-    assert_eq!(run.execution_error.as_deref(), Some("timed out after 200ms"));
+    assert!(
+        matches!(err, ExecuteError::Unit(UnitError::Timeout(_))),
+        "{err:?}"
+    );
+    assert_eq!(
+        run.execution_error.as_deref(),
+        Some("timed out after 200ms")
+    );
 }
 
 #[test]
 fn blocking_units_run_off_the_async_threads() {
     // One async thread: if the blocking unit ran on it, the ticker could not tick meanwhile.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         let ticks = Arc::new(AtomicUsize::new(0));
         let ticker = {
@@ -224,7 +296,11 @@ fn blocking_units_run_off_the_async_threads() {
         let out = exec(&mut run).await.expect("performed");
         ticker.abort();
         assert_eq!(out.get("slept"), Some(&Value::Boolean(true)));
-        assert!(ticks.load(Ordering::SeqCst) >= 5, "the runtime kept ticking: {} ticks", ticks.load(Ordering::SeqCst));
+        assert!(
+            ticks.load(Ordering::SeqCst) >= 5,
+            "the runtime kept ticking: {} ticks",
+            ticks.load(Ordering::SeqCst)
+        );
     });
 }
 
@@ -247,9 +323,59 @@ impl TimelineSink for Collect {
 #[tokio::test]
 async fn units_reach_their_mapping_and_timeline_and_sinks_see_every_entry() {
     let sink = Arc::new(Collect::default());
-    let mut run = run("uses_context", Variables::new()).with_timeline(Timeline::with_sink(sink.clone()));
+    let mut run =
+        run("uses_context", Variables::new()).with_timeline(Timeline::with_sink(sink.clone()));
     let out = exec(&mut run).await.expect("performed");
-    assert_eq!(out.get("mappedTopic").and_then(Value::as_str), Some("uses_context"));
-    let seen: Vec<String> = sink.0.lock().expect("lock").iter().map(|e| e.message.clone()).collect();
-    assert_eq!(seen, ["initial → in_progress", "hello from the unit", "in_progress → performed"]);
+    assert_eq!(
+        out.get("mappedTopic").and_then(Value::as_str),
+        Some("uses_context")
+    );
+    let seen: Vec<String> = sink
+        .0
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|e| e.message.clone())
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "initial → in_progress",
+            "hello from the unit",
+            "in_progress → performed"
+        ]
+    );
+}
+
+static STILL_RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// Ticks a counter for as long as it runs.
+#[register]
+async fn ticking(_task: &dyn BaseTask) -> Result<(), UnitError> {
+    loop {
+        STILL_RUNNING.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn dropping_an_execution_stops_its_unit() {
+    let mappings = TaskMappings::new([mapping("ticking", "ticking")]).expect("mapping");
+    let mut run = run("ticking", Variables::new());
+    let registry = Registry::global().expect("registry");
+    // Give up on the execution after 100 ms: the future is dropped.
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(100),
+        execute(&mut run, registry, &mappings),
+    )
+    .await;
+    assert!(gave_up.is_err());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let after_drop = STILL_RUNNING.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        STILL_RUNNING.load(Ordering::SeqCst),
+        after_drop,
+        "the unit stopped with its execution"
+    );
 }

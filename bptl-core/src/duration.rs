@@ -96,7 +96,10 @@ mod tests {
     fn parses_and_formats() {
         assert_eq!(parse_duration("5m").ok(), Some(Duration::from_secs(300)));
         assert_eq!(parse_duration("30s").ok(), Some(Duration::from_secs(30)));
-        assert_eq!(parse_duration("1.5s").ok(), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_duration("1.5s").ok(),
+            Some(Duration::from_millis(1500))
+        );
         assert!(parse_duration("30").is_err());
         assert!(parse_duration("").is_err());
         assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");

@@ -208,17 +208,16 @@ pub async fn execute(
         extensions: run.extensions.clone(),
     };
     let running: TaskRef = Arc::new(RunningTask::new(task, context));
-    let handle = tokio::spawn((entry.run)(running));
-    let abort = handle.abort_handle();
+    let mut handle = tokio::spawn((entry.run)(running));
+    // If this future is dropped (the runtime aborts the task, or shutdown), the unit stops too:
+    // it must never keep running detached while another worker may run the same task.
+    let _abort_on_drop = AbortOnDrop(handle.abort_handle());
     let joined = match mapping.timeout {
-        Some(limit) => match tokio::time::timeout(limit, handle).await {
+        Some(limit) => match tokio::time::timeout(limit, &mut handle).await {
             Ok(joined) => joined,
-            Err(_) => {
-                abort.abort();
-                Ok(Err(UnitError::Timeout(limit)))
-            }
+            Err(_) => Ok(Err(UnitError::Timeout(limit))),
         },
-        None => handle.await,
+        None => (&mut handle).await,
     };
     let outcome = match joined {
         Ok(result) => result,
@@ -236,6 +235,15 @@ pub async fn execute(
             run.set_status(TaskStatus::Failed);
             Err(ExecuteError::Unit(error))
         }
+    }
+}
+
+/// Aborts the unit's tokio task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

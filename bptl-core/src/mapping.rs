@@ -220,7 +220,10 @@ mod tests {
         assert_eq!(policy.after_failure(None), (1, Duration::from_secs(1)));
         assert_eq!(policy.after_failure(Some(1)), (0, Duration::from_secs(3)));
         assert_eq!(policy.after_failure(Some(0)).0, 0);
-        let capped = RetryPolicy { retries: 10, ..policy };
+        let capped = RetryPolicy {
+            retries: 10,
+            ..policy
+        };
         assert_eq!(capped.after_failure(Some(5)).1, Duration::from_secs(5));
     }
 }

@@ -194,7 +194,10 @@ impl Registry {
     /// documentation and its required services.
     pub fn write_listing(&self, out: &mut impl Write) -> io::Result<()> {
         if self.is_empty() {
-            writeln!(out, "The registry is empty: no work units are linked into this binary.")?;
+            writeln!(
+                out,
+                "The registry is empty: no work units are linked into this binary."
+            )?;
             writeln!(out, "{LINK_HINT}")?;
             return Ok(());
         }

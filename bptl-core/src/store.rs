@@ -246,6 +246,19 @@ impl StoreError {
     }
 }
 
+/// The outcome of [`TaskStore::claim`]: whether this worker should run the task's unit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// Run the unit: the stored record is now `in_progress` under the claiming worker, and its
+    /// `executions` already counts this run (more than 1: an earlier run was abandoned by a
+    /// crash or failed).
+    Run(TaskRecord),
+    /// Do not run the unit: it already succeeded (`performed` or `completed` with result
+    /// variables). Complete the task with this record's result variables. The stored record is
+    /// unchanged.
+    Performed(TaskRecord),
+}
+
 /// Where task records and their timelines live.
 ///
 /// Implementations must be safe to share between the worker's tasks (`Send + Sync`); every
@@ -282,6 +295,50 @@ pub trait TaskStore: Send + Sync + 'static {
     /// Set a record's status (e.g. back to `initial` for `execute --force`), clearing nothing
     /// else; returns whether the record exists.
     async fn reset_status(&self, key: &TaskKey, status: TaskStatus) -> Result<bool, StoreError>;
+
+    /// Decide, in one step, whether the worker that fetched `record`'s task runs its unit.
+    ///
+    /// * No stored record, or one in `initial`, `in_progress` (abandoned) or `failed`: the
+    ///   record is stored as given except that its status becomes `in_progress`, `executions`
+    ///   is the stored count plus one (1 for a new record), `created_at` stays the stored one,
+    ///   and `result_variables`, `execution_error` and `reported_at` are cleared; returns
+    ///   [`Claim::Run`] with the stored record.
+    /// * A stored record `performed` or `completed` with result variables: nothing changes;
+    ///   returns [`Claim::Performed`] with it.
+    ///
+    /// Stores shared by several worker processes must make this atomic (one statement or one
+    /// transaction), so that of two workers racing for the same task at most one runs a unit
+    /// whose result is already stored. The default implementation reads, then saves: it is
+    /// correct for a store used by one process at a time only.
+    async fn claim(&self, record: &TaskRecord) -> Result<Claim, StoreError> {
+        let previous = self.get(&record.key()).await?;
+        if let Some(prev) = previous.as_ref().filter(|p| claim_is_performed(p)) {
+            return Ok(Claim::Performed(prev.clone()));
+        }
+        let claimed = claimed_record(record, previous.as_ref());
+        self.save(&claimed).await?;
+        Ok(Claim::Run(claimed))
+    }
+}
+
+/// Whether a stored record means "the unit already succeeded" for [`TaskStore::claim`].
+fn claim_is_performed(record: &TaskRecord) -> bool {
+    matches!(record.status, TaskStatus::Performed | TaskStatus::Completed)
+        && record.result_variables.is_some()
+}
+
+/// The record [`TaskStore::claim`] stores when the unit is to run.
+fn claimed_record(record: &TaskRecord, previous: Option<&TaskRecord>) -> TaskRecord {
+    let mut claimed = record.clone();
+    claimed.status = TaskStatus::InProgress;
+    claimed.executions = previous.map_or(0, |p| p.executions) + 1;
+    if let Some(prev) = previous {
+        claimed.created_at = prev.created_at;
+    }
+    claimed.result_variables = None;
+    claimed.execution_error = None;
+    claimed.reported_at = None;
+    claimed
 }
 
 /// A [`TaskStore`] in memory: the default, and for tests.
@@ -467,6 +524,32 @@ impl TaskStore for InMemoryStore {
         Ok((before_len - inner.records.len()) as u64)
     }
 
+    async fn claim(&self, record: &TaskRecord) -> Result<Claim, StoreError> {
+        // Atomic: the whole decision happens under the lock.
+        let mut inner = self.lock();
+        let key = record.key();
+        if let Some(stored) = inner.records.get_mut(&key) {
+            if claim_is_performed(&stored.record) {
+                return Ok(Claim::Performed(stored.record.clone()));
+            }
+            stored.record = claimed_record(record, Some(&stored.record));
+            return Ok(Claim::Run(stored.record.clone()));
+        }
+        let claimed = claimed_record(record, None);
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        inner.records.insert(
+            key,
+            Stored {
+                seq,
+                record: claimed.clone(),
+                timeline: Vec::new(),
+            },
+        );
+        self.evict(&mut inner);
+        Ok(Claim::Run(claimed))
+    }
+
     async fn reset_status(&self, key: &TaskKey, status: TaskStatus) -> Result<bool, StoreError> {
         match self.lock().records.get_mut(key) {
             Some(stored) => {
@@ -513,7 +596,9 @@ pub fn encode_variables(vars: &Variables) -> serde_json::Value {
             ),
             Value::File(f) => (
                 json!(f.content),
-                Some(json!({ "filename": f.filename, "mimeType": f.mime_type, "encoding": f.encoding })),
+                Some(
+                    json!({ "filename": f.filename, "mimeType": f.mime_type, "encoding": f.encoding }),
+                ),
             ),
             other => (other.to_json(), None),
         };
@@ -592,6 +677,7 @@ pub fn decode_variables(json: &serde_json::Value) -> Result<Variables, StoreErro
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::task::InMemoryTask;
@@ -617,10 +703,7 @@ mod tests {
         let all = store.list(&TaskFilter::default()).await.unwrap();
         assert_eq!(all.len(), 3);
         assert_eq!(all[0].task_id, c.task_id, "newest first");
-        let page = store
-            .list(&TaskFilter::default().page(1, 1))
-            .await
-            .unwrap();
+        let page = store.list(&TaskFilter::default().page(1, 1)).await.unwrap();
         assert_eq!(page.len(), 1);
         assert_eq!(page[0].task_id, b.task_id);
         let only_a = store.list(&TaskFilter::default().topic("a")).await.unwrap();
@@ -629,8 +712,16 @@ mod tests {
         assert_eq!(
             stats,
             vec![
-                StatsRow { topic: "a".into(), status: TaskStatus::Completed, count: 2 },
-                StatsRow { topic: "b".into(), status: TaskStatus::Performed, count: 1 },
+                StatsRow {
+                    topic: "a".into(),
+                    status: TaskStatus::Completed,
+                    count: 2
+                },
+                StatsRow {
+                    topic: "b".into(),
+                    status: TaskStatus::Performed,
+                    count: 1
+                },
             ]
         );
         let pruned = store
@@ -638,12 +729,22 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(pruned, 2);
-        assert!(store.reset_status(&b.key(), TaskStatus::Initial).await.unwrap());
+        assert!(
+            store
+                .reset_status(&b.key(), TaskStatus::Initial)
+                .await
+                .unwrap()
+        );
         assert_eq!(
             store.get(&b.key()).await.unwrap().map(|r| r.status),
             Some(TaskStatus::Initial)
         );
-        assert!(!store.reset_status(&a.key(), TaskStatus::Initial).await.unwrap());
+        assert!(
+            !store
+                .reset_status(&a.key(), TaskStatus::Initial)
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
@@ -661,7 +762,10 @@ mod tests {
         store.save(&pending).await.unwrap();
         assert_eq!(store.timeline(&pending.key()).await.unwrap(), vec![entry]);
         for _ in 0..3 {
-            store.save(&record("d", TaskStatus::Completed)).await.unwrap();
+            store
+                .save(&record("d", TaskStatus::Completed))
+                .await
+                .unwrap();
         }
         assert_eq!(store.len(), 2);
         assert!(store.get(&pending.key()).await.unwrap().is_some());

@@ -478,7 +478,10 @@ mod tests {
             "The variable amount must be a number (f64), but it is a String (\"lots\")."
         );
         assert_eq!(check_variable_as::<u8>(&vars, "n").ok(), Some(3));
-        assert_eq!(optional_variable_as::<i64>(&vars, "absent").ok(), Some(None));
+        assert_eq!(
+            optional_variable_as::<i64>(&vars, "absent").ok(),
+            Some(None)
+        );
         let err = check_variable_as::<String>(&vars, "n").unwrap_err();
         assert_eq!(
             err.to_string(),

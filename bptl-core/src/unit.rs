@@ -85,16 +85,13 @@ pub fn run_work_unit<U: WorkUnit>(task: TaskRef) -> UnitFuture {
 
 /// Run a blocking function unit on tokio's blocking pool, off the async worker threads
 /// (used by generated code).
-pub fn run_blocking(
-    task: TaskRef,
-    f: fn(TaskRef) -> Result<Variables, UnitError>,
-) -> UnitFuture {
+pub fn run_blocking(task: TaskRef, f: fn(TaskRef) -> Result<Variables, UnitError>) -> UnitFuture {
     Box::pin(async move {
         match tokio::task::spawn_blocking(move || f(task)).await {
             Ok(result) => result,
-            Err(join) if join.is_panic() => {
-                Err(UnitError::Panic(crate::execute::panic_message(join.into_panic())))
-            }
+            Err(join) if join.is_panic() => Err(UnitError::Panic(crate::execute::panic_message(
+                join.into_panic(),
+            ))),
             Err(join) => Err(UnitError::other(join)),
         }
     })

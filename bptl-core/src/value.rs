@@ -310,7 +310,10 @@ impl Value {
             other => {
                 let mut shown = other.to_json().to_string();
                 if shown.len() > 60 {
-                    let cut = (0..=60).rev().find(|i| shown.is_char_boundary(*i)).unwrap_or(0);
+                    let cut = (0..=60)
+                        .rev()
+                        .find(|i| shown.is_char_boundary(*i))
+                        .unwrap_or(0);
                     shown.truncate(cut);
                     shown.push('…');
                 }

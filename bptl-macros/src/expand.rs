@@ -19,24 +19,35 @@ pub struct ServiceSpec {
 
 impl Parse for ServiceSpec {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let usage = "expected `#[require_service(\"service type\", \"description\", alias = \"alias\")]`";
+        let usage =
+            "expected `#[require_service(\"service type\", \"description\", alias = \"alias\")]`";
         if input.is_empty() {
             return Err(input.error(usage));
         }
-        let service_type: LitStr = input
-            .parse()
-            .map_err(|e| syn::Error::new(e.span(), format!("{usage}: the service type comes first, as a string")))?;
-        input.parse::<Token![,]>().map_err(|e| syn::Error::new(e.span(), usage))?;
-        let description: LitStr = input
-            .parse()
-            .map_err(|e| syn::Error::new(e.span(), format!("{usage}: the description comes second, as a string")))?;
+        let service_type: LitStr = input.parse().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                format!("{usage}: the service type comes first, as a string"),
+            )
+        })?;
+        input
+            .parse::<Token![,]>()
+            .map_err(|e| syn::Error::new(e.span(), usage))?;
+        let description: LitStr = input.parse().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                format!("{usage}: the description comes second, as a string"),
+            )
+        })?;
         let mut alias = None;
         if input.parse::<Option<Token![,]>>()?.is_some() && !input.is_empty() {
             let key: syn::Ident = input.parse()?;
             if key != "alias" {
                 return Err(syn::Error::new(
                     key.span(),
-                    format!("unknown argument `{key}`: the only named argument is `alias = \"...\"`"),
+                    format!(
+                        "unknown argument `{key}`: the only named argument is `alias = \"...\"`"
+                    ),
                 ));
             }
             input.parse::<Token![=]>()?;
@@ -51,7 +62,10 @@ impl Parse for ServiceSpec {
             return Err(input.error(usage));
         }
         if service_type.value().trim().is_empty() {
-            return Err(syn::Error::new(service_type.span(), "the service type must not be empty"));
+            return Err(syn::Error::new(
+                service_type.span(),
+                "the service type must not be empty",
+            ));
         }
         Ok(Self {
             service_type: service_type.value(),
@@ -70,7 +84,9 @@ fn is_attr(attr: &Attribute, name: &str) -> bool {
 }
 
 /// Remove the `#[require_service]` attributes from `attrs`, parsing them in order.
-pub fn take_services(attrs: &mut Vec<Attribute>) -> syn::Result<(Vec<ServiceSpec>, Vec<syn::Path>)> {
+pub fn take_services(
+    attrs: &mut Vec<Attribute>,
+) -> syn::Result<(Vec<ServiceSpec>, Vec<syn::Path>)> {
     let mut specs = Vec::new();
     let mut paths = Vec::new();
     let mut error: Option<syn::Error> = None;
@@ -124,11 +140,23 @@ pub fn dedent(lines: &[String]) -> String {
         .unwrap_or(0);
     let body: Vec<&str> = lines
         .iter()
-        .map(|l| if l.trim().is_empty() { "" } else { &l[indent..] })
+        .map(|l| {
+            if l.trim().is_empty() {
+                ""
+            } else {
+                &l[indent..]
+            }
+        })
         .map(str::trim_end)
         .collect();
-    let start = body.iter().position(|l| !l.is_empty()).unwrap_or(body.len());
-    let end = body.iter().rposition(|l| !l.is_empty()).map_or(start, |i| i + 1);
+    let start = body
+        .iter()
+        .position(|l| !l.is_empty())
+        .unwrap_or(body.len());
+    let end = body
+        .iter()
+        .rposition(|l| !l.is_empty())
+        .map_or(start, |i| i + 1);
     body[start..end].join("\n")
 }
 
@@ -186,7 +214,11 @@ const ITEM_HINT: &str = "#[register] applies to an `async fn(task: &dyn BaseTask
 
 /// Expand `#[register]`; on an error, emit the error together with the item (its
 /// `#[require_service]` attributes removed), so that only the error itself is reported.
-pub fn register_or_error(args: TokenStream, item: TokenStream, private: TokenStream) -> TokenStream {
+pub fn register_or_error(
+    args: TokenStream,
+    item: TokenStream,
+    private: TokenStream,
+) -> TokenStream {
     match register(args, item.clone(), private) {
         Ok(tokens) => tokens,
         Err(error) => {
@@ -209,9 +241,16 @@ pub fn register_or_error(args: TokenStream, item: TokenStream, private: TokenStr
 
 /// Expand `#[register]` on `item`, naming core items through `private` (the path of
 /// `bptl_core::__private` as the calling crate sees it).
-pub fn register(args: TokenStream, item: TokenStream, private: TokenStream) -> syn::Result<TokenStream> {
+pub fn register(
+    args: TokenStream,
+    item: TokenStream,
+    private: TokenStream,
+) -> syn::Result<TokenStream> {
     if !args.is_empty() {
-        return Err(syn::Error::new(args.span(), "#[register] takes no arguments"));
+        return Err(syn::Error::new(
+            args.span(),
+            "#[register] takes no arguments",
+        ));
     }
     let item: Item = syn::parse2(item).map_err(|e| syn::Error::new(e.span(), ITEM_HINT))?;
     match item {
@@ -324,7 +363,8 @@ fn register_fn(mut f: ItemFn, private: &TokenStream) -> syn::Result<TokenStream>
         _ => TokenStream::new(),
     };
     let wrap_async = quote_spanned!(result_span=> #private::async_unit(future));
-    let wrap_blocking = quote_spanned!(result_span=> #private::IntoUnitResult::into_unit_result(result));
+    let wrap_blocking =
+        quote_spanned!(result_span=> #private::IntoUnitResult::into_unit_result(result));
     let (kind, runner) = if sig.asyncness.is_some() {
         (
             quote!(#private::UnitKind::AsyncFn),
@@ -373,7 +413,14 @@ fn register_struct(mut s: ItemStruct, private: &TokenStream) -> syn::Result<Toke
             #private::run_work_unit::<#name>(task)
         }
     };
-    let registration = entry(name, &doc, &specs, quote!(#private::UnitKind::Struct), runner, private);
+    let registration = entry(
+        name,
+        &doc,
+        &specs,
+        quote!(#private::UnitKind::Struct),
+        runner,
+        private,
+    );
     Ok(quote! {
         #s
         #registration
@@ -394,7 +441,11 @@ pub fn misplaced_require_service(args: TokenStream, item: TokenStream) -> syn::E
             attrs.iter().any(|a| is_attr(a, "register"))
         })
         .unwrap_or(false);
-    let span = if args.is_empty() { Span::call_site() } else { args.span() };
+    let span = if args.is_empty() {
+        Span::call_site()
+    } else {
+        args.span()
+    };
     if register_below {
         syn::Error::new(
             span,
@@ -422,17 +473,28 @@ mod tests {
 
     #[test]
     fn dedents_and_trims() {
-        let lines: Vec<String> = ["", " Double an amount.", "", " * `amount`: a number", "   nested", ""]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(dedent(&lines), "Double an amount.\n\n* `amount`: a number\n  nested");
+        let lines: Vec<String> = [
+            "",
+            " Double an amount.",
+            "",
+            " * `amount`: a number",
+            "   nested",
+            "",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            dedent(&lines),
+            "Double an amount.\n\n* `amount`: a number\n  nested"
+        );
         assert_eq!(dedent(&[]), "");
     }
 
     #[test]
     fn parses_service_specs() {
-        let spec: ServiceSpec = syn::parse2(quote!("zrc", "The Zaken API", alias = "zaken")).unwrap();
+        let spec: ServiceSpec =
+            syn::parse2(quote!("zrc", "The Zaken API", alias = "zaken")).unwrap();
         assert_eq!(
             spec,
             ServiceSpec {
@@ -454,7 +516,10 @@ mod tests {
         assert_eq!(t(quote!(&dyn BaseTask)), Some(TaskArg::Borrowed));
         assert_eq!(t(quote!(&dyn bptl::BaseTask)), Some(TaskArg::Borrowed));
         assert_eq!(t(quote!(TaskRef)), Some(TaskArg::Shared));
-        assert_eq!(t(quote!(std::sync::Arc<dyn BaseTask>)), Some(TaskArg::Shared));
+        assert_eq!(
+            t(quote!(std::sync::Arc<dyn BaseTask>)),
+            Some(TaskArg::Shared)
+        );
         assert_eq!(t(quote!(&mut dyn BaseTask)), None);
         assert_eq!(t(quote!(String)), None);
         assert_eq!(t(quote!(&str)), None);
@@ -471,17 +536,28 @@ mod tests {
         assert!(out.contains("UnitKind :: AsyncFn"), "{out}");
         assert!(out.contains("\"Double it.\""), "{out}");
         assert!(out.contains("service_type : \"zrc\""), "{out}");
-        assert!(!out.contains("# [require_service"), "attribute must be consumed: {out}");
+        assert!(
+            !out.contains("# [require_service"),
+            "attribute must be consumed: {out}"
+        );
         assert!(out.contains("double (& * task) . await"), "{out}");
         assert!(out.contains("use require_service as _"), "{out}");
     }
 
     #[test]
     fn expands_blocking_fn_and_struct() {
-        let out = expand(quote!(fn dummy(task: TaskRef) {})).unwrap();
+        let out = expand(quote!(
+            fn dummy(task: TaskRef) {}
+        ))
+        .unwrap();
         assert!(out.contains("UnitKind :: BlockingFn"), "{out}");
         assert!(out.contains("run_blocking"), "{out}");
-        let out = expand(quote!(struct Double { task: TaskRef })).unwrap();
+        let out = expand(quote!(
+            struct Double {
+                task: TaskRef,
+            }
+        ))
+        .unwrap();
         assert!(out.contains("run_work_unit :: < Double >"), "{out}");
         assert!(out.contains("UnitKind :: Struct"), "{out}");
     }
@@ -489,13 +565,52 @@ mod tests {
     #[test]
     fn refuses_bad_items_with_clear_messages() {
         let err = |item: TokenStream| expand(item).unwrap_err().to_string();
-        assert!(err(quote!(fn f() {})).contains("takes exactly one argument"));
-        assert!(err(quote!(fn f(a: &dyn BaseTask, b: u8) {})).contains("this one takes 2"));
-        assert!(err(quote!(fn f(a: String) {})).contains("must be the task"));
-        assert!(err(quote!(fn f<T>(a: TaskRef) {})).contains("cannot be generic"));
-        assert!(err(quote!(enum E { A })).contains("#[register] applies to"));
-        assert!(err(quote!(const X: u8 = 1;)).contains("#[register] applies to"));
-        let args = register(quote!(name = "x"), quote!(fn f(t: TaskRef) {}), private()).unwrap_err();
+        assert!(
+            err(quote!(
+                fn f() {}
+            ))
+            .contains("takes exactly one argument")
+        );
+        assert!(
+            err(quote!(
+                fn f(a: &dyn BaseTask, b: u8) {}
+            ))
+            .contains("this one takes 2")
+        );
+        assert!(
+            err(quote!(
+                fn f(a: String) {}
+            ))
+            .contains("must be the task")
+        );
+        assert!(
+            err(quote!(
+                fn f<T>(a: TaskRef) {}
+            ))
+            .contains("cannot be generic")
+        );
+        assert!(
+            err(quote!(
+                enum E {
+                    A,
+                }
+            ))
+            .contains("#[register] applies to")
+        );
+        assert!(
+            err(quote!(
+                const X: u8 = 1;
+            ))
+            .contains("#[register] applies to")
+        );
+        let args = register(
+            quote!(name = "x"),
+            quote!(
+                fn f(t: TaskRef) {}
+            ),
+            private(),
+        )
+        .unwrap_err();
         assert!(args.to_string().contains("takes no arguments"));
     }
 
@@ -503,7 +618,10 @@ mod tests {
     fn errors_keep_the_item_without_service_attributes() {
         let out = register_or_error(
             TokenStream::new(),
-            quote!(#[require_service("zrc", "Z")] fn f() {}),
+            quote!(
+                #[require_service("zrc", "Z")]
+                fn f() {}
+            ),
             private(),
         )
         .to_string();
@@ -514,9 +632,24 @@ mod tests {
 
     #[test]
     fn require_service_alone_or_above_register_is_an_error() {
-        let above = misplaced_require_service(quote!("zrc", "Z"), quote!(#[register] fn f(t: TaskRef) {}));
-        assert!(above.to_string().contains("must be placed below #[register]"));
-        let alone = misplaced_require_service(quote!("zrc", "Z"), quote!(fn f(t: TaskRef) {}));
+        let above = misplaced_require_service(
+            quote!("zrc", "Z"),
+            quote!(
+                #[register]
+                fn f(t: TaskRef) {}
+            ),
+        );
+        assert!(
+            above
+                .to_string()
+                .contains("must be placed below #[register]")
+        );
+        let alone = misplaced_require_service(
+            quote!("zrc", "Z"),
+            quote!(
+                fn f(t: TaskRef) {}
+            ),
+        );
         assert!(alone.to_string().contains("put #[register] above it"));
     }
 }

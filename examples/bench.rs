@@ -1,0 +1,280 @@
+//! The benchmark: `cargo run --release --example bench -- --tasks 20000 --concurrency 64`.
+//!
+//! Runs the dev engine in a separate OS process (this binary re-executed with
+//! `--engine-only`), and the worker with a no-op unit in this process, so that the figures are
+//! the worker's alone: tasks/s, p50/p99 latency from task creation to the engine's answer to the
+//! completion, worker CPU time per task and RSS (idle and peak, from /proc on Linux).
+//!
+//! `--engine-only --port P --tasks N --start-delay-ms D` runs just the engine: it prints
+//! `READY <url>`, waits D ms, starts N instances of a one-task process (topic `bench`) and
+//! runs until its stdin closes. `bench/js-bench.sh` uses it to measure the official JS client
+//! on the same workload.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use bptl::camunda::{CamundaClient, CamundaEngine, ExternalTask};
+use bptl::prelude::*;
+use bptl::runtime::{Worker, WorkerConfig};
+use bptl::{InMemoryStore, TaskFilter, TaskMapping, TaskMappings, TaskStore};
+use jiff::Timestamp;
+
+/// Creation time of each task, by task id (recorded by the unit, read after the run).
+static CREATED: LazyLock<Mutex<HashMap<String, Timestamp>>> = LazyLock::new(Mutex::default);
+
+/// Do nothing (remember the task's creation time for the latency figures).
+#[register]
+async fn noop(task: &dyn BaseTask) -> Result<Variables, UnitError> {
+    if let Some(created) = task
+        .downcast_ref::<ExternalTask>()
+        .and_then(|t| t.create_time)
+    {
+        CREATED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(task.task_id().to_owned(), created.timestamp);
+    }
+    Ok(Variables::new())
+}
+
+const BPMN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="D" targetNamespace="bench">
+  <bpmn:process id="bench" isExecutable="true">
+    <bpmn:startEvent id="Start"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:serviceTask id="Noop" camunda:type="external" camunda:topic="bench"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing></bpmn:serviceTask>
+    <bpmn:endEvent id="End"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Noop" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Noop" targetRef="End" />
+  </bpmn:process>
+</bpmn:definitions>"#;
+
+struct Args {
+    tasks: usize,
+    concurrency: usize,
+    engine_only: bool,
+    port: u16,
+    start_delay_ms: u64,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        tasks: 10_000,
+        concurrency: 64,
+        engine_only: false,
+        port: 0,
+        start_delay_ms: 2000,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .ok_or_else(|| format!("{name} needs a value"))?
+                .parse::<u64>()
+                .map_err(|_| format!("{name} needs a number"))
+        };
+        match arg.as_str() {
+            "--tasks" => args.tasks = value("--tasks")? as usize,
+            "--concurrency" => args.concurrency = value("--concurrency")? as usize,
+            "--port" => args.port = value("--port")? as u16,
+            "--start-delay-ms" => args.start_delay_ms = value("--start-delay-ms")?,
+            "--engine-only" => args.engine_only = true,
+            "--help" | "-h" => {
+                println!(
+                    "bench [--tasks N] [--concurrency C]   (engine-only: --engine-only --port P --tasks N --start-delay-ms D)"
+                );
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse_args()?;
+    if args.engine_only {
+        return engine_only(&args);
+    }
+    // The worker side: a multi-threaded runtime like the production CLI's.
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(worker_side(&args))
+}
+
+fn engine_only(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let engine = bptl::camunda::dev_engine::DevEngine::builder()
+            .port(args.port)
+            .start()
+            .await?;
+        engine.deploy_str("bench.bpmn", BPMN)?;
+        println!("READY {}", engine.url());
+        std::io::stdout().flush()?;
+        tokio::time::sleep(Duration::from_millis(args.start_delay_ms)).await;
+        for _ in 0..args.tasks {
+            engine.start_process("bench", serde_json::json!({}), None)?;
+        }
+        eprintln!("started {} instances", args.tasks);
+        // Run until the parent closes stdin (or kills us).
+        tokio::task::spawn_blocking(|| {
+            let mut sink = String::new();
+            while std::io::stdin()
+                .read_line(&mut sink)
+                .map(|n| n > 0)
+                .unwrap_or(false)
+            {
+                sink.clear();
+            }
+        })
+        .await?;
+        engine.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn worker_side(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let exe = std::env::current_exe()?;
+    let start_delay_ms = 1500;
+    let mut child = Command::new(exe)
+        .args([
+            "--engine-only",
+            "--port",
+            "0",
+            "--tasks",
+            &args.tasks.to_string(),
+            "--start-delay-ms",
+            &start_delay_ms.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines.next().ok_or("the engine process ended early")??;
+        if let Some(url) = line.strip_prefix("READY ") {
+            break url.to_owned();
+        }
+    };
+
+    let store = Arc::new(InMemoryStore::with_capacity(args.tasks + 10));
+    let worker = Worker::builder(CamundaEngine::new(CamundaClient::new(url.clone())?))
+        .registry(bptl::Registry::global()?.clone())
+        .mappings(TaskMappings::new([TaskMapping::new(
+            "bench",
+            "bench::noop",
+        )])?)
+        .store(store.clone())
+        .config(WorkerConfig {
+            max_tasks: args.concurrency,
+            lock_duration: Duration::from_secs(60),
+            async_response_timeout: Duration::from_secs(10),
+            ..WorkerConfig::default()
+        })
+        .build()?;
+    let handle = worker.handle();
+    let running = tokio::spawn(worker.run(std::future::pending::<()>()));
+
+    // Idle: long polling, nothing to do.
+    tokio::time::sleep(Duration::from_millis(start_delay_ms - 300)).await;
+    let idle_rss = proc_status_kb("VmRSS");
+    let cpu_before = cpu_seconds();
+
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while handle.stats().completed < args.tasks as u64 {
+        if Instant::now() > deadline {
+            return Err("the benchmark did not finish within 10 minutes".into());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let cpu = cpu_seconds() - cpu_before;
+    handle.shutdown();
+    let stats = running.await?;
+    drop(child.stdin.take());
+    let _ = child.wait();
+
+    let records = store.list(&TaskFilter::default()).await?;
+    let created = CREATED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let mut latencies = Vec::new();
+    let (mut first, mut last): (Option<Timestamp>, Option<Timestamp>) = (None, None);
+    for r in &records {
+        if let (Some(done), Some(made)) = (r.reported_at, created.get(&r.task_id)) {
+            latencies.push(done.duration_since(*made).as_secs_f64() * 1000.0);
+            first = Some(first.map_or(*made, |f| f.min(*made)));
+            last = Some(last.map_or(done, |l| l.max(done)));
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let wall = match (first, last) {
+        (Some(f), Some(l)) => l.duration_since(f).as_secs_f64(),
+        _ => f64::NAN,
+    };
+    let n = stats.completed as f64;
+    println!(
+        "bptl worker (Rust), {} tasks, concurrency {}",
+        args.tasks, args.concurrency
+    );
+    println!("  throughput      {:>10.0} tasks/s", n / wall);
+    println!(
+        "  latency p50     {:>10.1} ms (task creation → completion accepted)",
+        pct(0.50)
+    );
+    println!("  latency p99     {:>10.1} ms", pct(0.99));
+    println!(
+        "  CPU per task    {:>10.1} µs (user + system)",
+        cpu / n * 1e6
+    );
+    println!("  RSS idle        {:>10.1} MB", idle_rss / 1024.0);
+    println!(
+        "  RSS peak        {:>10.1} MB",
+        proc_status_kb("VmHWM") / 1024.0
+    );
+    Ok(())
+}
+
+/// User + system CPU seconds of this process (Linux /proc; 0 elsewhere).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the full line: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// A `/proc/self/status` field in kB (0 elsewhere).
+fn proc_status_kb(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0.0)
+}
