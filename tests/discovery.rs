@@ -28,7 +28,10 @@ fn units_from_three_crates_are_found() {
         "bptl_test_units::greet",
         "discovery::local_unit",
     ] {
-        assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
+        assert!(
+            paths.contains(&expected),
+            "{expected} missing from {paths:?}"
+        );
     }
     let mut sorted = paths.clone();
     sorted.sort_unstable();
@@ -41,7 +44,11 @@ fn entries_carry_name_kind_docs_services_and_location() {
     let greet = registry.get("bptl_test_units::greet").expect("greet");
     assert_eq!(greet.name, "greet");
     assert_eq!(greet.kind, UnitKind::AsyncFn);
-    assert!(greet.documentation().starts_with("Greet someone.\n\n**Required process variables**"));
+    assert!(
+        greet
+            .documentation()
+            .starts_with("Greet someone.\n\n**Required process variables**")
+    );
     assert_eq!(greet.required_services.len(), 2);
     assert_eq!(greet.required_services[0].service_type, "zrc");
     assert_eq!(greet.required_services[0].alias, Some("zrc"));
@@ -51,13 +58,24 @@ fn entries_carry_name_kind_docs_services_and_location() {
 
     let double = registry.get("bptl_dummy::Double").expect("Double");
     assert_eq!(double.kind, UnitKind::Struct);
-    assert_eq!(registry.get("bptl_dummy::dummy").map(|u| u.kind), Some(UnitKind::BlockingFn));
+    assert_eq!(
+        registry.get("bptl_dummy::dummy").map(|u| u.kind),
+        Some(UnitKind::BlockingFn)
+    );
 }
 
 #[test]
 fn listing_shows_paths_indented_docs_and_services() {
     let listing = Registry::global().expect("registry").listing();
-    assert!(listing.contains("bptl_test_units::greet\n    Greet someone.\n\n    **Required process variables**"), "{listing}");
+    assert!(
+        listing.contains(
+            "bptl_test_units::greet\n    Greet someone.\n\n    **Required process variables**"
+        ),
+        "{listing}"
+    );
     assert!(listing.contains("    Required services:\n    * zrc (alias 'zrc'): The Zaken API to use\n    * drc: The Documenten API to use"), "{listing}");
-    assert!(listing.contains("discovery::local_unit\n    A unit defined right here."), "{listing}");
+    assert!(
+        listing.contains("discovery::local_unit\n    A unit defined right here."),
+        "{listing}"
+    );
 }

@@ -8,8 +8,9 @@ use bptl::{
 };
 
 async fn run_unit(unit: &str, vars: Variables) -> (TaskRun, Result<Variables, ExecuteError>) {
-    let mappings = TaskMappings::new([TaskMapping::new("t", format!("bptl_dummy::{unit}")).engine("memory")])
-        .expect("mapping");
+    let mappings =
+        TaskMappings::new([TaskMapping::new("t", format!("bptl_dummy::{unit}")).engine("memory")])
+            .expect("mapping");
     let mut run = TaskRun::new(InMemoryTask::new("t", vars).into_ref());
     let result = execute(&mut run, Registry::global().expect("registry"), &mappings).await;
     (run, result)
@@ -27,7 +28,10 @@ async fn double_keeps_integers_integers() {
     let (_, out) = run_unit("Double", variables! { "amount": 21 }).await;
     assert_eq!(out.expect("ok").get("doubled"), Some(&Value::Integer(42)));
     let (_, out) = run_unit("Double", variables! { "amount": 3_000_000_000_i64 }).await;
-    assert_eq!(out.expect("ok").get("doubled"), Some(&Value::Long(6_000_000_000)));
+    assert_eq!(
+        out.expect("ok").get("doubled"),
+        Some(&Value::Long(6_000_000_000))
+    );
     let (_, out) = run_unit("Double", variables! { "amount": 1.25 }).await;
     assert_eq!(out.expect("ok").get("doubled"), Some(&Value::Double(2.5)));
 }
@@ -35,7 +39,10 @@ async fn double_keeps_integers_integers() {
 #[tokio::test]
 async fn double_explains_bad_input() {
     let (_, out) = run_unit("Double", Variables::new()).await;
-    assert_eq!(unit_error(out).to_string(), "The variable amount is missing or empty.");
+    assert_eq!(
+        unit_error(out).to_string(),
+        "The variable amount is missing or empty."
+    );
     let (_, out) = run_unit("Double", variables! { "amount": "ten" }).await;
     assert_eq!(
         unit_error(out).to_string(),
@@ -62,10 +69,17 @@ async fn echo_returns_values_with_their_kind() {
     listed.insert("echoVariables", serde_json::json!(["name", "big"]));
     let (_, out) = run_unit("echo", listed).await;
     let out = out.expect("ok");
-    assert_eq!(out.names().cloned().collect::<Vec<_>>(), ["echo_big", "echo_name"]);
+    assert_eq!(
+        out.names().cloned().collect::<Vec<_>>(),
+        ["echo_big", "echo_name"]
+    );
     assert_eq!(out.get("echo_big"), Some(&Value::Long(5)));
 
-    let (_, out) = run_unit("echo", variables! { "echoVariables": serde_json::json!(["ghost"]) }).await;
+    let (_, out) = run_unit(
+        "echo",
+        variables! { "echoVariables": serde_json::json!(["ghost"]) },
+    )
+    .await;
     assert!(unit_error(out).to_string().contains("ghost"));
 }
 
@@ -95,7 +109,11 @@ async fn fail_fails_with_the_requested_retries() {
         other => panic!("{other:?}"),
     }
     assert_eq!(run.execution_error.as_deref(), Some("failure requested"));
-    let (_, out) = run_unit("fail", variables! { "message": "boom", "retries": 2, "retryTimeoutMs": 1500 }).await;
+    let (_, out) = run_unit(
+        "fail",
+        variables! { "message": "boom", "retries": 2, "retryTimeoutMs": 1500 },
+    )
+    .await;
     match unit_error(out) {
         UnitError::Failure(f) => {
             assert_eq!(f.message, "boom");
@@ -108,13 +126,22 @@ async fn fail_fails_with_the_requested_retries() {
 
 #[tokio::test]
 async fn bpmn_error_raises_its_code() {
-    let (_, out) = run_unit("bpmn_error", variables! { "errorCode": "REJECTED", "errorMessage": "no" }).await;
+    let (_, out) = run_unit(
+        "bpmn_error",
+        variables! { "errorCode": "REJECTED", "errorMessage": "no" },
+    )
+    .await;
     match unit_error(out) {
-        UnitError::BpmnError(e) => assert_eq!((e.code.as_str(), e.message.as_str()), ("REJECTED", "no")),
+        UnitError::BpmnError(e) => {
+            assert_eq!((e.code.as_str(), e.message.as_str()), ("REJECTED", "no"))
+        }
         other => panic!("{other:?}"),
     }
     let (_, out) = run_unit("bpmn_error", Variables::new()).await;
-    assert_eq!(unit_error(out).to_string(), "The variable errorCode is missing or empty.");
+    assert_eq!(
+        unit_error(out).to_string(),
+        "The variable errorCode is missing or empty."
+    );
 }
 
 #[tokio::test]

@@ -30,11 +30,19 @@ fn entry(path: &'static str, file: &'static str, line: u32) -> UnitEntry {
 fn duplicate_paths_name_both_locations() {
     let err = Registry::from_entries([entry("a::x", "src/a.rs", 3), entry("a::x", "src/b.rs", 7)])
         .unwrap_err();
-    let RegistryError::Duplicate { path, first, second } = &err else {
+    let RegistryError::Duplicate {
+        path,
+        first,
+        second,
+    } = &err
+    else {
         panic!("expected a duplicate error, got {err:?}");
     };
     assert_eq!(path, "a::x");
-    assert_eq!((first.as_str(), second.as_str()), ("src/a.rs:3", "src/b.rs:7"));
+    assert_eq!(
+        (first.as_str(), second.as_str()),
+        ("src/a.rs:3", "src/b.rs:7")
+    );
     assert_eq!(
         err.to_string(),
         "two work units are registered as 'a::x': one at src/a.rs:3, one at src/b.rs:7; rename one of them"
@@ -47,7 +55,11 @@ fn missing_docstring_is_marked() {
     let unit = registry.get("registry::undocumented").expect("registered");
     assert_eq!(unit.doc, "");
     assert_eq!(unit.documentation(), "- docstring missing -");
-    assert!(registry.listing().contains("registry::undocumented\n    - docstring missing -"));
+    assert!(
+        registry
+            .listing()
+            .contains("registry::undocumented\n    - docstring missing -")
+    );
 }
 
 #[test]
@@ -58,10 +70,18 @@ fn explicit_registries_and_lookups() {
     registry.register(entry("m::a", "f.rs", 2)).expect("second");
     assert!(registry.register(entry("m::a", "g.rs", 9)).is_err());
     assert_eq!(registry.len(), 2);
-    assert_eq!(registry.iter().map(|u| u.path).collect::<Vec<_>>(), ["m::a", "m::b"]);
+    assert_eq!(
+        registry.iter().map(|u| u.path).collect::<Vec<_>>(),
+        ["m::a", "m::b"]
+    );
     assert!(registry.get("m::c").is_none());
     // "did you mean" candidates share the short name
-    assert_eq!(Registry::global().expect("global").similar("bptl_dummy::double"), ["bptl_dummy::Double"]);
+    assert_eq!(
+        Registry::global()
+            .expect("global")
+            .similar("bptl_dummy::double"),
+        ["bptl_dummy::Double"]
+    );
 }
 
 #[test]

@@ -32,11 +32,19 @@ impl WorkUnit for Clash {
 #[test]
 fn global_registry_refuses_duplicates() {
     let err = Registry::global().unwrap_err();
-    let RegistryError::Duplicate { path, first, second } = err else {
+    let RegistryError::Duplicate {
+        path,
+        first,
+        second,
+    } = err
+    else {
         panic!("expected a duplicate");
     };
     assert_eq!(path, "registry_duplicate::Clash");
     assert!(first.starts_with("tests/registry_duplicate.rs:"), "{first}");
-    assert!(second.starts_with("tests/registry_duplicate.rs:"), "{second}");
+    assert!(
+        second.starts_with("tests/registry_duplicate.rs:"),
+        "{second}"
+    );
     assert_ne!(first, second);
 }
