@@ -57,6 +57,7 @@ struct Args {
     engine_only: bool,
     port: u16,
     start_delay_ms: u64,
+    store: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -66,6 +67,7 @@ fn parse_args() -> Result<Args, String> {
         engine_only: false,
         port: 0,
         start_delay_ms: 2000,
+        store: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -81,9 +83,15 @@ fn parse_args() -> Result<Args, String> {
             "--port" => args.port = value("--port")? as u16,
             "--start-delay-ms" => args.start_delay_ms = value("--start-delay-ms")?,
             "--engine-only" => args.engine_only = true,
+            "--store" => {
+                args.store = Some(
+                    it.next()
+                        .ok_or("--store needs a URL, e.g. sqlite:///tmp/bench.db")?,
+                )
+            }
             "--help" | "-h" => {
                 println!(
-                    "bench [--tasks N] [--concurrency C]   (engine-only: --engine-only --port P --tasks N --start-delay-ms D)"
+                    "bench [--tasks N] [--concurrency C] [--store URL (default: in memory; e.g. sqlite:///tmp/bench.db)]   (engine-only: --engine-only --port P --tasks N --start-delay-ms D)"
                 );
                 std::process::exit(0);
             }
@@ -164,7 +172,10 @@ async fn worker_side(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
-    let store = Arc::new(InMemoryStore::with_capacity(args.tasks + 10));
+    let store: Arc<dyn TaskStore> = match &args.store {
+        Some(url) => bptl::store::connect(url).await?,
+        None => Arc::new(InMemoryStore::with_capacity(args.tasks + 10)),
+    };
     let worker = Worker::builder(CamundaEngine::new(CamundaClient::new(url.clone())?))
         .registry(bptl::Registry::global()?.clone())
         .mappings(TaskMappings::new([TaskMapping::new(
@@ -227,8 +238,10 @@ async fn worker_side(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let n = stats.completed as f64;
     println!(
-        "bptl worker (Rust), {} tasks, concurrency {}",
-        args.tasks, args.concurrency
+        "bptl worker (Rust), {} tasks, concurrency {}, store {}",
+        args.tasks,
+        args.concurrency,
+        args.store.as_deref().unwrap_or("in memory")
     );
     println!("  throughput      {:>10.0} tasks/s", n / wall);
     println!(

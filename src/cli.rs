@@ -26,7 +26,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use bptl_core::runtime::{Worker, WorkerHandle};
-use bptl_core::{InMemoryStore, LINK_HINT, Registry, TaskStore};
+use bptl_core::{InMemoryStore, LINK_HINT, Registry, TaskFilter, TaskStatus, TaskStore};
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -79,6 +79,73 @@ enum Command {
         #[arg(long, short, env = "BPTL_CONFIG", value_name = "FILE")]
         config: PathBuf,
     },
+    /// List stored task records, newest first (`tasks show ID` for one record).
+    #[command(args_conflicts_with_subcommands = true)]
+    Tasks {
+        #[command(subcommand)]
+        action: Option<TasksAction>,
+        /// Only records with this status (repeatable): initial, in_progress, performed, failed,
+        /// completed.
+        #[arg(long, value_name = "STATUS")]
+        status: Vec<TaskStatus>,
+        /// Only records of this topic.
+        #[arg(long)]
+        topic: Option<String>,
+        /// Only records of this process instance.
+        #[arg(long, value_name = "ID")]
+        process_instance: Option<String>,
+        /// Only records fetched within this age, e.g. `24h`, `7d`.
+        #[arg(long, value_name = "AGE")]
+        since: Option<String>,
+        /// Records per page.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Skip this many records (the next page: `--offset 50`).
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        /// The configuration file (TOML).
+        #[arg(long, short, env = "BPTL_CONFIG", value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Run a stored task's unit again (BPTL's `execute`): the task must be `initial` or
+    /// `failed` with a valid lock; `--force` resets its status and takes a fresh lock.
+    Execute {
+        /// The task: its external task id, or `ENGINE:ID` as `tasks` shows it.
+        #[arg(long, value_name = "ID")]
+        task_id: String,
+        /// Reset the status to `initial` and take a fresh lock, whatever the stored status.
+        #[arg(long)]
+        force: bool,
+        /// The configuration file (TOML).
+        #[arg(long, short, env = "BPTL_CONFIG", value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Counts of stored tasks per topic and status (by default: fetched in the last 24 h).
+    Stats {
+        /// Fetched within this age.
+        #[arg(
+            long,
+            value_name = "AGE",
+            default_value = "24h",
+            conflicts_with = "all"
+        )]
+        since: String,
+        /// All stored tasks.
+        #[arg(long)]
+        all: bool,
+        /// The configuration file (TOML).
+        #[arg(long, short, env = "BPTL_CONFIG", value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Delete completed task records (and their timelines) older than an age.
+    Prune {
+        /// The age, e.g. `30d`.
+        #[arg(long, value_name = "AGE")]
+        older_than: String,
+        /// The configuration file (TOML).
+        #[arg(long, short, env = "BPTL_CONFIG", value_name = "FILE")]
+        config: PathBuf,
+    },
     /// Run the in-process Camunda-compatible dev engine, with BPMN files deployed, until Ctrl-C.
     DevEngine {
         /// The port on 127.0.0.1.
@@ -87,6 +154,18 @@ enum Command {
         /// BPMN files to deploy.
         #[arg(long, value_name = "FILE", num_args = 1..)]
         bpmn: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TasksAction {
+    /// Show one task record: variables, results, error and timeline.
+    Show {
+        /// The task: its external task id, or `ENGINE:ID` as `tasks` shows it.
+        id: String,
+        /// The configuration file (TOML).
+        #[arg(long, short, env = "BPTL_CONFIG", value_name = "FILE")]
+        config: PathBuf,
     },
 }
 
@@ -119,6 +198,46 @@ where
         Command::FetchAndLock { max_tasks, config } => {
             with_runtime(|| fetch_and_lock(config, max_tasks))
         }
+        Command::Tasks {
+            action: Some(TasksAction::Show { id, config }),
+            ..
+        } => with_runtime(|| show_task(config, id)),
+        Command::Tasks {
+            action: None,
+            status,
+            topic,
+            process_instance,
+            since,
+            limit,
+            offset,
+            config,
+        } => with_runtime(|| async move {
+            let mut filter = TaskFilter {
+                statuses: status,
+                topic,
+                process_instance_id: process_instance,
+                offset,
+                limit: Some(limit),
+                ..TaskFilter::default()
+            };
+            if let Some(age) = since {
+                match crate::ops::parse_age(&age).and_then(crate::ops::since_age) {
+                    Ok(at) => filter.since = Some(at),
+                    Err(e) => {
+                        eprintln!("error: --since: {e}");
+                        return EXIT_USAGE;
+                    }
+                }
+            }
+            list_tasks(config, filter).await
+        }),
+        Command::Execute {
+            task_id,
+            force,
+            config,
+        } => with_runtime(|| execute_task(config, task_id, force)),
+        Command::Stats { since, all, config } => with_runtime(|| stats(config, since, all)),
+        Command::Prune { older_than, config } => with_runtime(|| prune(config, older_than)),
         Command::DevEngine { port, bpmn } => with_runtime(|| dev_engine(port, bpmn)),
     };
     ExitCode::from(code)
@@ -284,31 +403,160 @@ fn check_command(path: &std::path::Path) -> u8 {
     }
 }
 
-/// Open the task store `[store]` describes: in memory unless `enabled = true`.
-///
-/// Persistent stores (SQLite, PostgreSQL) come from the `bptl-store` crate; until a build
-/// provides one, `enabled = true` is refused with a clear message.
+/// Open the task store `[store]` describes: SQLite or PostgreSQL at `url` (migrations applied),
+/// or in memory when `enabled = false`.
 pub async fn open_store(config: &crate::config::StoreConfig) -> Result<Arc<dyn TaskStore>, String> {
     if config.enabled {
-        Err(format!(
-            "store.enabled: a persistent task store ({}) is not available in this build; set enabled = false to keep task records in memory",
-            config.url
-        ))
+        bptl_store::connect(&config.url)
+            .await
+            .map_err(|e| format!("store.url: {e}"))
     } else {
         Ok(Arc::new(InMemoryStore::new()))
     }
 }
 
+/// Load the configuration and open its store, for the operator commands.
+async fn load_store(path: &std::path::Path) -> Result<(Config, Arc<dyn TaskStore>), u8> {
+    let config = load(path)?;
+    if !config.store.enabled {
+        eprintln!(
+            "error: store.enabled is false: task records live only in the memory of a running worker; enable [store] to keep and inspect them"
+        );
+        return Err(EXIT_USAGE);
+    }
+    match open_store(&config.store).await {
+        Ok(store) => Ok((config, store)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(EXIT_FAILURE)
+        }
+    }
+}
+
+/// Print an operator command's outcome; its error maps to exit code 1.
+fn report<T>(result: Result<T, crate::ops::OpsError>) -> u8 {
+    match result {
+        Ok(_) => EXIT_OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+async fn list_tasks(path: PathBuf, filter: TaskFilter) -> u8 {
+    let (_, store) = match load_store(&path).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    report(crate::ops::tasks(&*store, &filter, &mut std::io::stdout().lock()).await)
+}
+
+async fn show_task(path: PathBuf, id: String) -> u8 {
+    let (_, store) = match load_store(&path).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    report(crate::ops::show(&*store, &id, &mut std::io::stdout().lock()).await)
+}
+
+async fn stats(path: PathBuf, since: String, all: bool) -> u8 {
+    let since = if all {
+        None
+    } else {
+        match crate::ops::parse_age(&since).and_then(crate::ops::since_age) {
+            Ok(at) => Some(at),
+            Err(e) => {
+                eprintln!("error: --since: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    };
+    let (_, store) = match load_store(&path).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    report(crate::ops::stats(&*store, since, &mut std::io::stdout().lock()).await)
+}
+
+async fn prune(path: PathBuf, older_than: String) -> u8 {
+    let age = match crate::ops::parse_age(&older_than) {
+        Ok(age) => age,
+        Err(e) => {
+            eprintln!("error: --older-than: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let (_, store) = match load_store(&path).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    report(crate::ops::prune(&*store, age, &mut std::io::stdout().lock()).await)
+}
+
+async fn execute_task(path: PathBuf, id: String, force: bool) -> u8 {
+    let (config, store) = match load_store(&path).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let registry = match Registry::global() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let client = match config.engine_client() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let credentials = match bptl_credentials::CredentialStore::from_config(config.services.clone())
+    {
+        Ok(c) => c,
+        Err(problems) => {
+            for p in problems {
+                eprintln!("error: {p}");
+            }
+            return EXIT_USAGE;
+        }
+    };
+    let mut extensions = bptl_core::Extensions::default();
+    extensions.insert(Arc::new(credentials));
+    let worker_config = config.worker_config();
+    let options = crate::ops::ExecuteOptions {
+        id,
+        force,
+        worker_id: worker_config
+            .worker_id
+            .clone()
+            .unwrap_or_else(bptl_core::runtime::default_worker_id),
+        lock_duration: worker_config.lock_duration,
+    };
+    report(
+        crate::ops::execute(
+            &*store,
+            &bptl_camunda::CamundaEngine::new(client),
+            registry,
+            &config.mappings(),
+            extensions,
+            &options,
+            &mut std::io::stdout().lock(),
+        )
+        .await,
+    )
+}
+
 async fn build_worker(
     config: &Config,
+    store: Arc<dyn TaskStore>,
 ) -> Result<Worker<bptl_camunda::CamundaEngine>, (u8, String)> {
     let registry = Registry::global().map_err(|e| (EXIT_USAGE, e.to_string()))?;
     let client = config
         .engine_client()
         .map_err(|e| (EXIT_USAGE, e.to_string()))?;
-    let store = open_store(&config.store)
-        .await
-        .map_err(|e| (EXIT_USAGE, e))?;
     let credentials = bptl_credentials::CredentialStore::from_config(config.services.clone())
         .map_err(|p| {
             (
@@ -353,7 +601,14 @@ async fn run(path: PathBuf, metrics_addr: Option<SocketAddr>) -> u8 {
         eprintln!("error: {e}");
         return EXIT_FAILURE;
     }
-    let worker = match build_worker(&config).await {
+    let store = match open_store(&config.store).await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let worker = match build_worker(&config, Arc::clone(&store)).await {
         Ok(w) => w,
         Err((code, message)) => {
             eprintln!("error: {message}");
@@ -361,7 +616,18 @@ async fn run(path: PathBuf, metrics_addr: Option<SocketAddr>) -> u8 {
         }
     };
     let handle: WorkerHandle = worker.handle();
+    let retention = match (config.store.enabled, config.store.retention) {
+        (true, Some(retention)) => Some(bptl_store::spawn_retention(
+            store,
+            retention,
+            std::time::Duration::from_secs(3600),
+        )),
+        _ => None,
+    };
     let stats = worker.run_until_signal().await;
+    if let Some(pruning) = retention {
+        pruning.abort();
+    }
     println!(
         "worker {} stopped: {} completed, {} failed, {} BPMN error(s), {} unlocked, {} not reported",
         handle.worker_id(),
@@ -420,7 +686,14 @@ async fn fetch_and_lock(path: PathBuf, max_tasks: usize) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let worker = match build_worker(&config).await {
+    let store = match open_store(&config.store).await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let worker = match build_worker(&config, store).await {
         Ok(w) => w,
         Err((code, message)) => {
             eprintln!("error: {message}");

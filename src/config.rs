@@ -23,8 +23,9 @@
 //! # retries = 3, retry_timeout = "30s", retry_backoff = 2.0, max_retry_timeout = "1h"
 //!
 //! [store]
-//! enabled = false                  # true: a persistent store at `url`
-//! url = "sqlite://bptl.db"
+//! enabled = true                   # false: keep task records in memory only
+//! url = "sqlite://bptl.db"         # or postgres://... for a fleet of workers
+//! # retention = "30d"              # prune completed records older than this
 //!
 //! [metrics]
 //! # addr = "127.0.0.1:9100"        # serve Prometheus metrics at http://ADDR/metrics
@@ -150,10 +151,13 @@ pub struct EngineConfig {
 /// `[store]`.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
-    /// `enabled`: keep task records in the persistent store at `url` (default false: in memory).
+    /// `enabled`: keep task records in the persistent store at `url` (default true; false: in
+    /// memory only, lost at exit).
     pub enabled: bool,
     /// `url` (default `sqlite://bptl.db`).
     pub url: String,
+    /// `retention`: the worker prunes completed records older than this, hourly (default: never).
+    pub retention: Option<Duration>,
 }
 
 /// The whole configuration file.
@@ -209,7 +213,7 @@ const MAPPING_KEYS: &[&str] = &[
     "retry_backoff",
     "max_retry_timeout",
 ];
-const STORE_KEYS: &[&str] = &["enabled", "url"];
+const STORE_KEYS: &[&str] = &["enabled", "url", "retention"];
 const METRICS_KEYS: &[&str] = &["addr"];
 const CALLBACK_KEYS: &[&str] = &["timeout"];
 
@@ -782,10 +786,11 @@ fn read(table: &toml::Table, problems: &mut Vec<ConfigError>) -> Config {
         problems,
     );
     let store = StoreConfig {
-        enabled: s.bool("enabled", problems).unwrap_or(false),
+        enabled: s.bool("enabled", problems).unwrap_or(true),
         url: s
             .string("url", problems)
             .unwrap_or_else(|| "sqlite://bptl.db".to_owned()),
+        retention: s.duration("retention", problems),
     };
 
     // [metrics]
@@ -1012,8 +1017,9 @@ callback = "bptl_dummy::Double"
         assert_eq!(c.engine.lock_duration, Duration::from_secs(300));
         assert_eq!(c.engine.async_response_timeout, Duration::from_secs(30));
         assert_eq!(c.task_mappings[0].callback, "bptl_dummy::Double");
-        assert!(!c.store.enabled);
+        assert!(c.store.enabled, "SQLite is the default store");
         assert_eq!(c.store.url, "sqlite://bptl.db");
+        assert_eq!(c.store.retention, None);
     }
 
     #[test]

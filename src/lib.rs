@@ -60,6 +60,9 @@ pub mod cli;
 #[cfg(feature = "cli")]
 pub mod config;
 
+#[cfg(feature = "cli")]
+pub mod ops;
+
 /// Everything a unit author needs: `use bptl::prelude::*;`.
 pub mod prelude {
     pub use bptl_core::prelude::*;

@@ -1,1 +1,274 @@
-//! bptl-store
+//! Persistent task records and timelines for bptl: **SQLite** by default (one file, no server),
+//! **PostgreSQL** for a fleet of worker processes sharing one history.
+//!
+//! Both implement core's [`TaskStore`]: a record per fetched task (written before its unit
+//! runs), its timeline, listing with filters and paging, counts per topic and status, pruning,
+//! and the atomic [`claim`](TaskStore::claim) that decides whether a unit runs. With a
+//! persistent store the worker's exactly-once guarantees hold across crashes: a task whose unit
+//! succeeded is completed from its record, never run again (see [`bptl_core::store`]).
+//!
+//! Pick a store by URL with [`connect`]:
+//!
+//! | URL | store |
+//! |-----|-------|
+//! | `sqlite://bptl.db`, `sqlite:///var/lib/bptl/bptl.db`, `sqlite:bptl.db` | [`SqliteStore`], file created if missing |
+//! | `sqlite::memory:` | [`SqliteStore`] in memory (tests) |
+//! | `postgres://user:password@host:5432/db`, `postgresql://...` | [`PostgresStore`]; the database must exist |
+//!
+//! The schema is created and upgraded by migrations embedded in the binary, applied on connect
+//! (versioned in the `_sqlx_migrations` table; applying them again is a no-op).
+//!
+//! ```
+//! use bptl_core::store::{Claim, TaskFilter, TaskRecord, TaskStore};
+//! use bptl_core::{variables, InMemoryTask, TaskStatus};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = bptl_store::connect("sqlite::memory:").await?;
+//!
+//! // The worker claims a fetched task before running its unit...
+//! let task = InMemoryTask::new("double", variables! { "amount": 21 });
+//! let Claim::Run(mut record) = store.claim(&TaskRecord::from_task(&task, "worker-1")).await? else {
+//!     unreachable!("a new task is always run");
+//! };
+//! assert_eq!((record.status, record.executions), (TaskStatus::InProgress, 1));
+//!
+//! // ...stores the result before telling the engine...
+//! record.status = TaskStatus::Performed;
+//! record.result_variables = Some(variables! { "doubled": 42 });
+//! store.save(&record).await?;
+//!
+//! // ...so that after a crash the task, fetched again, is completed from the record.
+//! let again = store.claim(&TaskRecord::from_task(&task, "worker-2")).await?;
+//! assert!(matches!(again, Claim::Performed(r) if r.result_variables == record.result_variables));
+//!
+//! let performed = store.list(&TaskFilter::default().status(TaskStatus::Performed)).await?;
+//! assert_eq!(performed.len(), 1);
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bptl_core::store::{StoreError, TaskStore};
+use jiff::Timestamp;
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+/// The `sqlx` this crate is built with: [`SqliteStore::pool`] and [`PostgresStore::pool`]
+/// return its pools, for queries of your own (reports, test set-up).
+pub use sqlx;
+
+/// The default store URL: the SQLite file `bptl.db` in the working directory.
+pub const DEFAULT_URL: &str = "sqlite://bptl.db";
+
+/// Opening a store failed. Every message names the URL (never its password) and says what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The URL names no store this crate knows.
+    #[error(
+        "task store URL '{url}': unknown scheme; use sqlite://PATH (e.g. sqlite://bptl.db), sqlite::memory: or postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+    )]
+    UnsupportedScheme {
+        /// The URL, password redacted.
+        url: String,
+    },
+    /// The URL could not be read.
+    #[error("task store URL '{url}' is not valid: {reason}")]
+    InvalidUrl {
+        /// The URL, password redacted.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The database could not be opened or reached.
+    #[error("cannot open the task store at '{url}': {source}; {hint}")]
+    Open {
+        /// The URL, password redacted.
+        url: String,
+        /// What to check.
+        hint: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The schema migrations could not be applied.
+    #[error(
+        "cannot apply the task store's schema migrations to '{url}': {source}; if a newer bptl wrote this database, upgrade this worker, otherwise check that the user may create tables"
+    )]
+    Migrate {
+        /// The URL, password redacted.
+        url: String,
+        /// The migrator's error.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+}
+
+impl ConnectError {
+    pub(crate) fn invalid_url(url: &str, reason: String) -> Self {
+        ConnectError::InvalidUrl {
+            url: redact_url(url),
+            reason: scrub(&reason, url),
+        }
+    }
+
+    pub(crate) fn open(url: &str, source: sqlx::Error) -> Self {
+        let hint = if is_postgres(url) {
+            "check that the PostgreSQL server runs and accepts connections from this host, that the database exists (CREATE DATABASE ...) and that user and password are right"
+        } else {
+            "check that the directory exists and is writable by this user, and that the file is a SQLite database"
+        };
+        ConnectError::Open {
+            url: redact_url(url),
+            hint,
+            source,
+        }
+    }
+
+    pub(crate) fn migrate(url: &str, source: sqlx::migrate::MigrateError) -> Self {
+        ConnectError::Migrate {
+            url: redact_url(url),
+            source,
+        }
+    }
+}
+
+impl From<ConnectError> for StoreError {
+    fn from(err: ConnectError) -> Self {
+        StoreError::new(err.to_string())
+    }
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Open the store `url` names and apply its migrations: `sqlite://PATH`, `sqlite:PATH`,
+/// `sqlite::memory:`, `postgres://...` or `postgresql://...`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let err = bptl_store::connect("mysql://root:hunter2@db/bptl").await.err().unwrap();
+/// let text = err.to_string();
+/// assert!(text.contains("mysql://root:***@db/bptl"), "{text}");
+/// assert!(!text.contains("hunter2"));
+/// # }
+/// ```
+pub async fn connect(url: &str) -> Result<Arc<dyn TaskStore>, ConnectError> {
+    let url = url.trim();
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else if is_postgres(url) {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    } else {
+        Err(ConnectError::UnsupportedScheme {
+            url: redact_url(url),
+        })
+    }
+}
+
+/// `url` with its password (in the user info or a `password=` query parameter) replaced by
+/// `***`, for messages and logs.
+///
+/// ```
+/// use bptl_store::redact_url;
+/// assert_eq!(redact_url("postgres://bptl:s3cret@db:5432/bptl"), "postgres://bptl:***@db:5432/bptl");
+/// assert_eq!(redact_url("postgres://db/bptl?user=u&password=s3cret"), "postgres://db/bptl?user=u&password=***");
+/// assert_eq!(redact_url("sqlite://bptl.db"), "sqlite://bptl.db");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let rest_start = scheme_end + 3;
+        let authority_end = out[rest_start..]
+            .find(['/', '?', '#'])
+            .map_or(out.len(), |i| rest_start + i);
+        if let Some(at) = out[rest_start..authority_end].rfind('@') {
+            let userinfo = &out[rest_start..rest_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(rest_start + colon + 1..rest_start + at, "***");
+            }
+        }
+    }
+    if let Some(q) = out.find('?') {
+        let (head, query) = out.split_at(q + 1);
+        let query = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        out = format!("{head}{query}");
+    }
+    out
+}
+
+/// `text` with any occurrence of `url`'s password removed (drivers may echo parts of the URL).
+fn scrub(text: &str, url: &str) -> String {
+    let mut text = text.replace(url, &redact_url(url));
+    if let Some(password) = password_of(url)
+        && !password.is_empty()
+    {
+        text = text.replace(&password, "***");
+    }
+    text
+}
+
+fn password_of(url: &str) -> Option<String> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let userinfo = &authority[..authority.rfind('@')?];
+    Some(userinfo.split_once(':')?.1.to_owned())
+}
+
+/// Delete `completed` records (and their timelines) last updated more than `older_than` ago;
+/// returns how many were deleted. This is `prune --older-than` and `store.retention`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::time::Duration;
+/// let store = bptl_store::connect("sqlite::memory:").await.unwrap();
+/// assert_eq!(bptl_store::prune_older_than(&*store, Duration::from_secs(30 * 86_400)).await.unwrap(), 0);
+/// # }
+/// ```
+pub async fn prune_older_than(
+    store: &dyn TaskStore,
+    older_than: Duration,
+) -> Result<u64, StoreError> {
+    let age = jiff::SignedDuration::try_from(older_than)
+        .map_err(|e| StoreError::new(format!("retention {older_than:?} is too long: {e}")))?;
+    let before = Timestamp::now().checked_sub(age).unwrap_or(Timestamp::MIN);
+    store.prune_completed(before).await
+}
+
+/// Prune completed records older than `retention` now and then every `every`, until the
+/// returned task is aborted (the worker applies `store.retention` this way). Errors are logged
+/// and retried at the next round.
+pub fn spawn_retention(
+    store: Arc<dyn TaskStore>,
+    retention: Duration,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match prune_older_than(&*store, retention).await {
+                Ok(0) => tracing::debug!("retention: nothing to prune"),
+                Ok(n) => tracing::info!(
+                    pruned = n,
+                    "retention: deleted {n} completed task record(s) older than {retention:?}"
+                ),
+                Err(e) => tracing::warn!("retention: pruning old task records failed: {e}"),
+            }
+        }
+    })
+}

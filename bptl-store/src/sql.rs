@@ -1,0 +1,493 @@
+//! What the SQLite and PostgreSQL stores share: the same SQL text (both accept `$N`
+//! placeholders), conversions between records and columns, and a macro that implements
+//! [`TaskStore`](bptl_core::store::TaskStore) for a store holding a `sqlx` pool.
+
+use bptl_core::TaskStatus;
+use bptl_core::store::{StoreError, TaskRecord, decode_variables, encode_variables};
+use jiff::Timestamp;
+
+/// The record columns, in the order [`INSERT_VALUES`] binds them.
+pub(crate) const COLUMNS: &str = "engine, task_id, topic, worker_id, process_instance_id, \
+     business_key, priority, retries, lock_expires_at, variables, status, result_variables, \
+     execution_error, engine_error, executions, created_at, updated_at, reported_at";
+
+/// Placeholders for [`COLUMNS`].
+pub(crate) const INSERT_VALUES: &str =
+    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18";
+
+/// `save`: insert, or replace every column but the key and `seq` (the timeline is another table).
+pub(crate) fn save_sql() -> String {
+    format!(
+        "INSERT INTO bptl_tasks ({COLUMNS}) VALUES ({INSERT_VALUES}) \
+         ON CONFLICT (engine, task_id) DO UPDATE SET \
+         topic = excluded.topic, worker_id = excluded.worker_id, \
+         process_instance_id = excluded.process_instance_id, business_key = excluded.business_key, \
+         priority = excluded.priority, retries = excluded.retries, \
+         lock_expires_at = excluded.lock_expires_at, variables = excluded.variables, \
+         status = excluded.status, result_variables = excluded.result_variables, \
+         execution_error = excluded.execution_error, engine_error = excluded.engine_error, \
+         executions = excluded.executions, created_at = excluded.created_at, \
+         updated_at = excluded.updated_at, reported_at = excluded.reported_at"
+    )
+}
+
+/// `claim` in one statement: insert as `in_progress` (executions 1), or take over a record that
+/// is not yet performed. A record whose unit already succeeded is left alone and no row is
+/// returned. The row lock the upsert takes makes concurrent claims of one task serial.
+pub(crate) fn claim_sql() -> String {
+    format!(
+        "INSERT INTO bptl_tasks ({COLUMNS}) VALUES ({INSERT_VALUES}) \
+         ON CONFLICT (engine, task_id) DO UPDATE SET \
+         topic = excluded.topic, worker_id = excluded.worker_id, \
+         process_instance_id = excluded.process_instance_id, business_key = excluded.business_key, \
+         priority = excluded.priority, retries = excluded.retries, \
+         lock_expires_at = excluded.lock_expires_at, variables = excluded.variables, \
+         status = 'in_progress', result_variables = NULL, execution_error = NULL, \
+         engine_error = excluded.engine_error, executions = bptl_tasks.executions + 1, \
+         updated_at = excluded.updated_at, reported_at = NULL \
+         WHERE NOT (bptl_tasks.status IN ('performed', 'completed') \
+                    AND bptl_tasks.result_variables IS NOT NULL) \
+         RETURNING {COLUMNS}"
+    )
+}
+
+/// Nanoseconds since the epoch, as stored.
+pub(crate) fn to_nanos(at: Timestamp) -> Result<i64, StoreError> {
+    i64::try_from(at.as_nanosecond())
+        .map_err(|_| StoreError::new(format!("the instant {at} is outside the storable range")))
+}
+
+/// An instant read back from nanoseconds.
+pub(crate) fn from_nanos(nanos: i64, column: &str) -> Result<Timestamp, StoreError> {
+    Timestamp::from_nanosecond(i128::from(nanos))
+        .map_err(|e| StoreError::new(format!("stored {column} {nanos} is not an instant: {e}")))
+}
+
+/// A status read back.
+pub(crate) fn parse_status(text: &str) -> Result<TaskStatus, StoreError> {
+    text.parse::<TaskStatus>()
+        .map_err(|e| StoreError::new(format!("stored status: {e}")))
+}
+
+/// JSON text read back.
+pub(crate) fn parse_json(text: &str, column: &str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::new(format!("stored {column} is not JSON: {e}")))
+}
+
+/// The values of one record, ready to bind in [`COLUMNS`] order.
+pub(crate) struct Bound {
+    pub engine: String,
+    pub task_id: String,
+    pub topic: String,
+    pub worker_id: String,
+    pub process_instance_id: Option<String>,
+    pub business_key: Option<String>,
+    pub priority: i64,
+    pub retries: Option<i32>,
+    pub lock_expires_at: Option<i64>,
+    pub variables: String,
+    pub status: &'static str,
+    pub result_variables: Option<String>,
+    pub execution_error: Option<String>,
+    pub engine_error: Option<String>,
+    pub executions: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub reported_at: Option<i64>,
+}
+
+impl Bound {
+    /// The columns of `record`.
+    pub(crate) fn new(record: &TaskRecord) -> Result<Self, StoreError> {
+        Ok(Self {
+            engine: record.engine.clone(),
+            task_id: record.task_id.clone(),
+            topic: record.topic.clone(),
+            worker_id: record.worker_id.clone(),
+            process_instance_id: record.process_instance_id.clone(),
+            business_key: record.business_key.clone(),
+            priority: record.priority,
+            retries: record.retries,
+            lock_expires_at: record.lock_expires_at.map(to_nanos).transpose()?,
+            variables: record.variables.to_string(),
+            status: record.status.as_str(),
+            result_variables: record
+                .result_variables
+                .as_ref()
+                .map(|v| encode_variables(v).to_string()),
+            execution_error: record.execution_error.clone(),
+            engine_error: record.engine_error.clone(),
+            executions: i64::from(record.executions),
+            created_at: to_nanos(record.created_at)?,
+            updated_at: to_nanos(record.updated_at)?,
+            reported_at: record.reported_at.map(to_nanos).transpose()?,
+        })
+    }
+}
+
+/// The columns of one stored record, as read.
+pub(crate) struct Columns {
+    pub engine: String,
+    pub task_id: String,
+    pub topic: String,
+    pub worker_id: String,
+    pub process_instance_id: Option<String>,
+    pub business_key: Option<String>,
+    pub priority: i64,
+    pub retries: Option<i32>,
+    pub lock_expires_at: Option<i64>,
+    pub variables: String,
+    pub status: String,
+    pub result_variables: Option<String>,
+    pub execution_error: Option<String>,
+    pub engine_error: Option<String>,
+    pub executions: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub reported_at: Option<i64>,
+}
+
+impl Columns {
+    /// The record these columns hold.
+    pub(crate) fn into_record(self) -> Result<TaskRecord, StoreError> {
+        Ok(TaskRecord {
+            engine: self.engine,
+            task_id: self.task_id,
+            topic: self.topic,
+            worker_id: self.worker_id,
+            process_instance_id: self.process_instance_id,
+            business_key: self.business_key,
+            priority: self.priority,
+            retries: self.retries,
+            lock_expires_at: self
+                .lock_expires_at
+                .map(|n| from_nanos(n, "lock_expires_at"))
+                .transpose()?,
+            variables: parse_json(&self.variables, "variables")?,
+            status: parse_status(&self.status)?,
+            result_variables: self
+                .result_variables
+                .map(|text| decode_variables(&parse_json(&text, "result_variables")?))
+                .transpose()?,
+            execution_error: self.execution_error,
+            engine_error: self.engine_error,
+            executions: u32::try_from(self.executions.max(0)).unwrap_or(u32::MAX),
+            created_at: from_nanos(self.created_at, "created_at")?,
+            updated_at: from_nanos(self.updated_at, "updated_at")?,
+            reported_at: self
+                .reported_at
+                .map(|n| from_nanos(n, "reported_at"))
+                .transpose()?,
+        })
+    }
+}
+
+/// A database error as a [`StoreError`] naming the operation.
+pub(crate) fn db_error(operation: &str, err: sqlx::Error) -> StoreError {
+    StoreError::new(format!("{operation}: {err}"))
+}
+
+/// Implements `TaskStore` for `$store` (a struct with a `pool: sqlx::Pool<$db>` field).
+macro_rules! impl_task_store {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            fn bind_record<'q>(
+                query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+                b: $crate::sql::Bound,
+            ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+                query
+                    .bind(b.engine)
+                    .bind(b.task_id)
+                    .bind(b.topic)
+                    .bind(b.worker_id)
+                    .bind(b.process_instance_id)
+                    .bind(b.business_key)
+                    .bind(b.priority)
+                    .bind(b.retries)
+                    .bind(b.lock_expires_at)
+                    .bind(b.variables)
+                    .bind(b.status)
+                    .bind(b.result_variables)
+                    .bind(b.execution_error)
+                    .bind(b.engine_error)
+                    .bind(b.executions)
+                    .bind(b.created_at)
+                    .bind(b.updated_at)
+                    .bind(b.reported_at)
+            }
+
+            fn read_record(
+                row: &<$db as sqlx::Database>::Row,
+            ) -> Result<bptl_core::store::TaskRecord, bptl_core::store::StoreError> {
+                use sqlx::Row as _;
+                let get = |e: sqlx::Error| $crate::sql::db_error("reading a task record", e);
+                $crate::sql::Columns {
+                    engine: row.try_get("engine").map_err(get)?,
+                    task_id: row.try_get("task_id").map_err(get)?,
+                    topic: row.try_get("topic").map_err(get)?,
+                    worker_id: row.try_get("worker_id").map_err(get)?,
+                    process_instance_id: row.try_get("process_instance_id").map_err(get)?,
+                    business_key: row.try_get("business_key").map_err(get)?,
+                    priority: row.try_get("priority").map_err(get)?,
+                    retries: row.try_get("retries").map_err(get)?,
+                    lock_expires_at: row.try_get("lock_expires_at").map_err(get)?,
+                    variables: row.try_get("variables").map_err(get)?,
+                    status: row.try_get("status").map_err(get)?,
+                    result_variables: row.try_get("result_variables").map_err(get)?,
+                    execution_error: row.try_get("execution_error").map_err(get)?,
+                    engine_error: row.try_get("engine_error").map_err(get)?,
+                    executions: row.try_get("executions").map_err(get)?,
+                    created_at: row.try_get("created_at").map_err(get)?,
+                    updated_at: row.try_get("updated_at").map_err(get)?,
+                    reported_at: row.try_get("reported_at").map_err(get)?,
+                }
+                .into_record()
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl bptl_core::store::TaskStore for $store {
+            async fn save(
+                &self,
+                record: &bptl_core::store::TaskRecord,
+            ) -> Result<(), bptl_core::store::StoreError> {
+                let bound = $crate::sql::Bound::new(record)?;
+                let sql = $crate::sql::save_sql();
+                Self::bind_record(sqlx::query(&sql), bound)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::sql::db_error("saving a task record", e))?;
+                Ok(())
+            }
+
+            async fn get(
+                &self,
+                key: &bptl_core::store::TaskKey,
+            ) -> Result<Option<bptl_core::store::TaskRecord>, bptl_core::store::StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM bptl_tasks WHERE engine = $1 AND task_id = $2",
+                    $crate::sql::COLUMNS
+                );
+                let row = sqlx::query(&sql)
+                    .bind(&key.engine)
+                    .bind(&key.task_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| $crate::sql::db_error("reading a task record", e))?;
+                row.as_ref().map(Self::read_record).transpose()
+            }
+
+            async fn list(
+                &self,
+                filter: &bptl_core::store::TaskFilter,
+            ) -> Result<Vec<bptl_core::store::TaskRecord>, bptl_core::store::StoreError> {
+                let mut q = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {} FROM bptl_tasks WHERE 1 = 1",
+                    $crate::sql::COLUMNS
+                ));
+                if let Some(engine) = &filter.engine {
+                    q.push(" AND engine = ").push_bind(engine.clone());
+                }
+                if !filter.statuses.is_empty() {
+                    q.push(" AND status IN (");
+                    let mut sep = q.separated(", ");
+                    for status in &filter.statuses {
+                        sep.push_bind(status.as_str());
+                    }
+                    q.push(")");
+                }
+                if let Some(topic) = &filter.topic {
+                    q.push(" AND topic = ").push_bind(topic.clone());
+                }
+                if let Some(pi) = &filter.process_instance_id {
+                    q.push(" AND process_instance_id = ").push_bind(pi.clone());
+                }
+                if let Some(since) = filter.since {
+                    q.push(" AND created_at >= ")
+                        .push_bind($crate::sql::to_nanos(since)?);
+                }
+                q.push(" ORDER BY created_at DESC, seq DESC");
+                if let Some(limit) = filter.limit {
+                    q.push(" LIMIT ")
+                        .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+                } else if filter.offset > 0 {
+                    q.push(" LIMIT ").push_bind(i64::MAX);
+                }
+                if filter.offset > 0 {
+                    q.push(" OFFSET ")
+                        .push_bind(i64::try_from(filter.offset).unwrap_or(i64::MAX));
+                }
+                let rows = q
+                    .build()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::sql::db_error("listing task records", e))?;
+                rows.iter().map(Self::read_record).collect()
+            }
+
+            async fn append_timeline(
+                &self,
+                key: &bptl_core::store::TaskKey,
+                entry: &bptl_core::TimelineEntry,
+            ) -> Result<(), bptl_core::store::StoreError> {
+                // An entry for an unknown record is dropped (the INSERT selects no row).
+                sqlx::query(
+                    "INSERT INTO bptl_timeline (engine, task_id, at, kind, message, data) \
+                     SELECT engine, task_id, $3, $4, $5, $6 FROM bptl_tasks \
+                     WHERE engine = $1 AND task_id = $2",
+                )
+                .bind(&key.engine)
+                .bind(&key.task_id)
+                .bind($crate::sql::to_nanos(entry.at)?)
+                .bind(entry.kind.as_str())
+                .bind(&entry.message)
+                .bind(entry.data.to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(|e| $crate::sql::db_error("appending to a task's timeline", e))?;
+                Ok(())
+            }
+
+            async fn timeline(
+                &self,
+                key: &bptl_core::store::TaskKey,
+            ) -> Result<Vec<bptl_core::TimelineEntry>, bptl_core::store::StoreError> {
+                use sqlx::Row as _;
+                let rows = sqlx::query(
+                    "SELECT at, kind, message, data FROM bptl_timeline \
+                     WHERE engine = $1 AND task_id = $2 ORDER BY id",
+                )
+                .bind(&key.engine)
+                .bind(&key.task_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| $crate::sql::db_error("reading a task's timeline", e))?;
+                let get = |e: sqlx::Error| $crate::sql::db_error("reading a task's timeline", e);
+                rows.iter()
+                    .map(|row| {
+                        let at: i64 = row.try_get("at").map_err(get)?;
+                        let kind: String = row.try_get("kind").map_err(get)?;
+                        let data: String = row.try_get("data").map_err(get)?;
+                        Ok(bptl_core::TimelineEntry {
+                            at: $crate::sql::from_nanos(at, "timeline at")?,
+                            kind: bptl_core::EventKind::parse(&kind),
+                            message: row.try_get("message").map_err(get)?,
+                            data: $crate::sql::parse_json(&data, "timeline data")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn stats(
+                &self,
+                since: Option<jiff::Timestamp>,
+            ) -> Result<Vec<bptl_core::StatsRow>, bptl_core::store::StoreError> {
+                use sqlx::Row as _;
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT topic, status, COUNT(*) AS n FROM bptl_tasks",
+                );
+                if let Some(since) = since {
+                    q.push(" WHERE created_at >= ")
+                        .push_bind($crate::sql::to_nanos(since)?);
+                }
+                q.push(" GROUP BY topic, status");
+                let rows = q
+                    .build()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::sql::db_error("counting task records", e))?;
+                let get = |e: sqlx::Error| $crate::sql::db_error("counting task records", e);
+                let mut stats = rows
+                    .iter()
+                    .map(|row| {
+                        let status: String = row.try_get("status").map_err(get)?;
+                        let count: i64 = row.try_get("n").map_err(get)?;
+                        Ok(bptl_core::StatsRow {
+                            topic: row.try_get("topic").map_err(get)?,
+                            status: $crate::sql::parse_status(&status)?,
+                            count: u64::try_from(count).unwrap_or(0),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, bptl_core::store::StoreError>>()?;
+                // Lifecycle order of statuses, as the trait promises (SQL would sort by name).
+                stats.sort();
+                Ok(stats)
+            }
+
+            async fn prune_completed(
+                &self,
+                before: jiff::Timestamp,
+            ) -> Result<u64, bptl_core::store::StoreError> {
+                // The timeline goes with its record (ON DELETE CASCADE).
+                let done = sqlx::query(
+                    "DELETE FROM bptl_tasks WHERE status = 'completed' AND updated_at < $1",
+                )
+                .bind($crate::sql::to_nanos(before)?)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| $crate::sql::db_error("pruning completed task records", e))?;
+                Ok(done.rows_affected())
+            }
+
+            async fn reset_status(
+                &self,
+                key: &bptl_core::store::TaskKey,
+                status: bptl_core::TaskStatus,
+            ) -> Result<bool, bptl_core::store::StoreError> {
+                let done = sqlx::query(
+                    "UPDATE bptl_tasks SET status = $3, updated_at = $4 \
+                     WHERE engine = $1 AND task_id = $2",
+                )
+                .bind(&key.engine)
+                .bind(&key.task_id)
+                .bind(status.as_str())
+                .bind($crate::sql::to_nanos(jiff::Timestamp::now())?)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| $crate::sql::db_error("resetting a task's status", e))?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn claim(
+                &self,
+                record: &bptl_core::store::TaskRecord,
+            ) -> Result<bptl_core::store::Claim, bptl_core::store::StoreError> {
+                let mut fresh = record.clone();
+                fresh.status = bptl_core::TaskStatus::InProgress;
+                fresh.executions = 1;
+                fresh.result_variables = None;
+                fresh.execution_error = None;
+                fresh.reported_at = None;
+                let sql = $crate::sql::claim_sql();
+                // A record pruned between the upsert and the read is claimed again.
+                for _ in 0..3 {
+                    let row =
+                        Self::bind_record(sqlx::query(&sql), $crate::sql::Bound::new(&fresh)?)
+                            .fetch_optional(&self.pool)
+                            .await
+                            .map_err(|e| $crate::sql::db_error("claiming a task record", e))?;
+                    if let Some(row) = row {
+                        return Ok(bptl_core::store::Claim::Run(Self::read_record(&row)?));
+                    }
+                    let key = record.key();
+                    if let Some(stored) = bptl_core::store::TaskStore::get(self, &key).await?
+                        && matches!(
+                            stored.status,
+                            bptl_core::TaskStatus::Performed | bptl_core::TaskStatus::Completed
+                        )
+                        && stored.result_variables.is_some()
+                    {
+                        return Ok(bptl_core::store::Claim::Performed(stored));
+                    }
+                }
+                Err(bptl_core::store::StoreError::new(format!(
+                    "claiming task record {}: it keeps disappearing (is something pruning it?)",
+                    record.key()
+                )))
+            }
+        }
+    };
+}
+
+pub(crate) use impl_task_store;

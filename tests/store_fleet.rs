@@ -1,0 +1,126 @@
+//! A fleet: three real worker processes share one engine and one PostgreSQL store (a fresh
+//! database on the test server). Every task completes, every unit runs exactly once, every
+//! process does part of the work, and the shared history holds one record per task.
+//!
+//! The worker processes are this test executable (see `support/store_worker.rs`).
+#![allow(clippy::unwrap_used)]
+
+#[path = "support/store_support.rs"]
+mod store_support;
+#[path = "support/store_worker.rs"]
+mod store_worker;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use bptl::camunda::dev_engine::{DevEngine, InstanceState};
+use bptl_core::TaskStatus;
+use bptl_core::store::TaskFilter;
+use serde_json::json;
+
+use store_support::{TempDir, TestDatabase};
+use store_worker::{WorkerProcess, runs};
+
+const TASKS: usize = 300;
+const WORKERS: usize = 3;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_share_one_postgres_store_and_run_every_unit_once() {
+    let db = TestDatabase::create().await;
+    let engine = DevEngine::start().await.unwrap();
+    engine
+        .deploy_str(
+            "fleet.bpmn",
+            &store_support::one_task_bpmn("fleet", "fleet"),
+        )
+        .unwrap();
+    let dir = TempDir::new();
+    let effects = dir.0.join("effects.txt");
+    let instances: Vec<String> = (0..TASKS)
+        .map(|_| {
+            engine
+                .start_process(
+                    "fleet",
+                    json!({"sleepMs": {"value": 5, "type": "Long"}}),
+                    None,
+                )
+                .unwrap()
+        })
+        .collect();
+
+    let mut workers: Vec<WorkerProcess> = (1..=WORKERS)
+        .map(|n| {
+            let name = format!("fleet-{n}");
+            let config = store_worker::write_config(
+                &dir.0,
+                &store_worker::WorkerConfig {
+                    engine_url: &engine.url(),
+                    worker_id: &name,
+                    topic: "fleet",
+                    store_url: &db.url,
+                    max_tasks: 8,
+                    lock_duration: "30s",
+                },
+            );
+            WorkerProcess::spawn(&config, &effects, &name)
+        })
+        .collect();
+
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(120);
+    while !instances
+        .iter()
+        .all(|i| engine.instance_state(i) == Some(InstanceState::Completed))
+    {
+        for w in &mut workers {
+            w.assert_running();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not every task completed within 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let elapsed = started.elapsed();
+    // The engine has heard every completion; the workers record it right after.
+    let store = bptl::store::connect(&db.url).await.unwrap();
+    let completed = TaskFilter::default().status(TaskStatus::Completed);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.list(&completed).await.unwrap().len() < TASKS {
+        assert!(
+            Instant::now() < deadline,
+            "the workers did not record every completion"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for w in &mut workers {
+        w.kill();
+    }
+
+    let counted = runs(&effects);
+    assert_eq!(counted.len(), TASKS, "every task's unit ran");
+    let twice: Vec<_> = counted.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(twice.is_empty(), "units that ran more than once: {twice:?}");
+
+    let records = store.list(&TaskFilter::default()).await.unwrap();
+    assert_eq!(
+        records.len(),
+        TASKS,
+        "one record per task in the shared history"
+    );
+    let mut per_worker: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &records {
+        assert_eq!(r.status, TaskStatus::Completed, "{r:?}");
+        assert_eq!(r.executions, 1, "{r:?}");
+        *per_worker.entry(r.worker_id.clone()).or_default() += 1;
+    }
+    assert_eq!(
+        per_worker.len(),
+        WORKERS,
+        "every process took part: {per_worker:?}"
+    );
+    let stats = store.stats(None).await.unwrap();
+    assert_eq!(stats.len(), 1);
+    assert_eq!(stats[0].count, TASKS as u64);
+    eprintln!("{TASKS} tasks by {WORKERS} processes in {elapsed:?}: {per_worker:?}");
+}
