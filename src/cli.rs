@@ -103,9 +103,9 @@ enum Command {
         /// Skip this many records (the next page: `--offset 50`).
         #[arg(long, default_value_t = 0)]
         offset: usize,
-        /// The configuration file (TOML).
-        #[arg(long, short, env = "BPTL_CONFIG", value_name = "FILE")]
-        config: PathBuf,
+        /// The configuration file (TOML; required).
+        #[arg(long, short, env = "BPTL_CONFIG", value_name = "FILE", global = true)]
+        config: Option<PathBuf>,
     },
     /// Run a stored task's unit again (BPTL's `execute`): the task must be `initial` or
     /// `failed` with a valid lock; `--force` resets its status and takes a fresh lock.
@@ -163,9 +163,6 @@ enum TasksAction {
     Show {
         /// The task: its external task id, or `ENGINE:ID` as `tasks` shows it.
         id: String,
-        /// The configuration file (TOML).
-        #[arg(long, short, env = "BPTL_CONFIG", value_name = "FILE")]
-        config: PathBuf,
     },
 }
 
@@ -198,8 +195,13 @@ where
         Command::FetchAndLock { max_tasks, config } => {
             with_runtime(|| fetch_and_lock(config, max_tasks))
         }
+        Command::Tasks { config: None, .. } => {
+            eprintln!("error: --config FILE is required (or set BPTL_CONFIG)");
+            EXIT_USAGE
+        }
         Command::Tasks {
-            action: Some(TasksAction::Show { id, config }),
+            action: Some(TasksAction::Show { id }),
+            config: Some(config),
             ..
         } => with_runtime(|| show_task(config, id)),
         Command::Tasks {
@@ -210,7 +212,7 @@ where
             since,
             limit,
             offset,
-            config,
+            config: Some(config),
         } => with_runtime(|| async move {
             let mut filter = TaskFilter {
                 statuses: status,
@@ -249,6 +251,7 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 

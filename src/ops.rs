@@ -348,7 +348,8 @@ pub async fn prune(
     let n = bptl_store::prune_older_than(store, older_than).await?;
     writeln!(
         out,
-        "{n} completed task record(s) older than {older_than:?} deleted"
+        "{n} completed task record(s) older than {} deleted",
+        bptl_core::duration::format_duration(older_than)
     )?;
     Ok(n)
 }

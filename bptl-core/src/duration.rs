@@ -74,8 +74,16 @@ pub fn format_duration(d: Duration) -> String {
         };
     }
     let secs = d.as_secs();
-    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    let (days, h, m, s) = (
+        secs / 86_400,
+        (secs % 86_400) / 3600,
+        (secs % 3600) / 60,
+        secs % 60,
+    );
     let mut out = String::new();
+    if days > 0 {
+        out.push_str(&format!("{days}d"));
+    }
     if h > 0 {
         out.push_str(&format!("{h}h"));
     }
@@ -103,6 +111,8 @@ mod tests {
         assert!(parse_duration("30").is_err());
         assert!(parse_duration("").is_err());
         assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(format_duration(Duration::from_secs(30 * 86_400)), "30d");
+        assert_eq!(format_duration(Duration::from_secs(86_400 + 3600)), "1d1h");
         assert_eq!(format_duration(Duration::from_millis(20)), "20ms");
     }
 }
