@@ -2,10 +2,7 @@
 //! [--force]`) over a real SQLite store, and `execute` against the dev engine over HTTP.
 #![allow(clippy::unwrap_used)]
 
-// Until the facade declares `pub mod ops`, compile the module from its file.
-#[path = "../src/ops.rs"]
-#[allow(dead_code, missing_docs)]
-mod ops;
+use bptl::ops;
 
 #[path = "support/store_support.rs"]
 mod store_support;
