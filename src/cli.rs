@@ -177,12 +177,22 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    ExitCode::from(run_cli_code(args))
+}
+
+/// Run the CLI with these arguments and return the numeric exit code (see the `EXIT_*`
+/// constants), e.g. to embed the CLI in a larger program or a test.
+pub fn run_cli_code<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
             let _ = e.print();
-            return ExitCode::from(code);
+            return code;
         }
     };
     let code = match cli.command {
@@ -242,7 +252,7 @@ where
         Command::Prune { older_than, config } => with_runtime(|| prune(config, older_than)),
         Command::DevEngine { port, bpmn } => with_runtime(|| dev_engine(port, bpmn)),
     };
-    ExitCode::from(code)
+    code
 }
 
 fn init_logging() {
@@ -352,19 +362,19 @@ pub fn check(
     if let Err(e) = config.engine_client() {
         problems.push(e.to_string());
     }
-    match bptl_credentials::CredentialStore::from_config(config.services.clone()) {
-        Ok(store) => {
-            for p in bptl_credentials::validate_all(&mappings, registry, &store) {
-                if !matches!(
-                    p.problem,
-                    bptl_credentials::MappingProblem::UnknownUnit { .. }
-                ) {
-                    problems.push(p.to_string());
-                }
-            }
-        }
-        Err(config_problems) => {
-            problems.extend(config_problems.into_iter().map(|p| p.to_string()));
+    // Credentials that cannot be used do not hide mapping problems: mappings are checked
+    // against the configured service types either way.
+    if let Err(config_problems) =
+        bptl_credentials::CredentialStore::from_config(config.services.clone())
+    {
+        problems.extend(config_problems.into_iter().map(|p| p.to_string()));
+    }
+    for p in bptl_credentials::validate_all(&mappings, registry, &config.services) {
+        if !matches!(
+            p.problem,
+            bptl_credentials::MappingProblem::UnknownUnit { .. }
+        ) {
+            problems.push(p.to_string());
         }
     }
     problems

@@ -84,7 +84,9 @@ pub use model::{
 pub use secret::SecretConfig;
 pub use store::{AuthHeaders, CredentialStore, DEFAULT_OAUTH2_LIFETIME, ZgwClaims};
 pub use task::{APP_ID_VARIABLE, TaskServices};
-pub use validate::{ANY_SERVICE_TYPE, MappingProblem, Problem, validate_all, validate_mapping};
+pub use validate::{
+    ANY_SERVICE_TYPE, MappingProblem, Problem, ServiceCatalog, validate_all, validate_mapping,
+};
 
 /// Re-exported so units need not depend on these crates for the types this crate uses.
 pub use reqwest::{self, Method, StatusCode, Url};

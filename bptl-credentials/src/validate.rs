@@ -5,6 +5,8 @@ use std::fmt;
 
 use bptl_core::{Registry, TaskMapping, TaskMappings, UnitEntry};
 
+use crate::config::ServicesConfig;
+use crate::model::ApiType;
 use crate::store::CredentialStore;
 
 /// A required service type that any service satisfies: `#[require_service("*", ...)]`.
@@ -111,6 +113,35 @@ pub struct Problem {
     pub problem: MappingProblem,
 }
 
+/// What mapping validation needs to know of the configured services: their API types.
+///
+/// Implemented by [`CredentialStore`] and by [`ServicesConfig`] (so that mappings can be
+/// validated even when some credentials in the configuration are not usable).
+pub trait ServiceCatalog {
+    /// The API type of the service `name`, or `None` when it is not configured.
+    fn service_type(&self, name: &str) -> Option<ApiType>;
+}
+
+impl ServiceCatalog for CredentialStore {
+    fn service_type(&self, name: &str) -> Option<ApiType> {
+        self.service(name).map(|s| s.api_type().clone())
+    }
+}
+
+impl<T: ServiceCatalog + ?Sized> ServiceCatalog for std::sync::Arc<T> {
+    fn service_type(&self, name: &str) -> Option<ApiType> {
+        (**self).service_type(name)
+    }
+}
+
+impl ServiceCatalog for ServicesConfig {
+    fn service_type(&self, name: &str) -> Option<ApiType> {
+        self.services
+            .get(name)
+            .map(|s| ApiType::from(s.api_type.as_str()))
+    }
+}
+
 /// Check a mapping's services against its unit's `#[require_service]` declarations, as BPTL's
 /// forms did, plus unknown and duplicated services.
 ///
@@ -120,7 +151,7 @@ pub struct Problem {
 pub fn validate_mapping(
     mapping: &TaskMapping,
     unit: &UnitEntry,
-    store: &CredentialStore,
+    store: &dyn ServiceCatalog,
 ) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut push = |problem| {
@@ -136,7 +167,7 @@ pub fn validate_mapping(
             .entry(service.as_str())
             .or_default()
             .push(alias.clone());
-        if store.service(service).is_none() {
+        if store.service_type(service).is_none() {
             push(MappingProblem::UnknownService {
                 alias: alias.clone(),
                 service: service.clone(),
@@ -163,14 +194,14 @@ pub fn validate_mapping(
             }),
             Some(name) => {
                 pinned.insert(name);
-                if let Some(service) = store.service(name)
-                    && !service.api_type().satisfies(required.service_type)
+                if let Some(api_type) = store.service_type(name)
+                    && !api_type.satisfies(required.service_type)
                 {
                     push(MappingProblem::WrongServiceType {
                         alias: alias.to_owned(),
                         required: required.service_type.to_owned(),
                         service: name.clone(),
-                        actual: service.api_type().to_string(),
+                        actual: api_type.to_string(),
                     });
                 }
             }
@@ -181,8 +212,8 @@ pub fn validate_mapping(
         let found = mapping.services.values().any(|name| {
             !pinned.contains(name.as_str())
                 && store
-                    .service(name)
-                    .is_some_and(|s| s.api_type().satisfies(required.service_type))
+                    .service_type(name)
+                    .is_some_and(|t| t.satisfies(required.service_type))
         });
         if !found {
             push(MappingProblem::MissingServiceType {
@@ -198,7 +229,7 @@ pub fn validate_mapping(
 pub fn validate_all(
     mappings: &TaskMappings,
     registry: &Registry,
-    store: &CredentialStore,
+    store: &dyn ServiceCatalog,
 ) -> Vec<Problem> {
     let mut problems = Vec::new();
     for mapping in mappings.iter() {
