@@ -450,3 +450,81 @@ async fn the_standalone_dev_engine_serves_the_deployed_files() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_serves_prometheus_metrics() {
+    let engine = DevEngine::start().await.expect("engine");
+    engine
+        .deploy_str(
+            "double.bpmn",
+            &FETCH_BPMN.replace("\"fetch\"", "\"double\""),
+        )
+        .expect("deploy");
+    let instances: Vec<String> = (1..=3)
+        .map(|n| {
+            engine
+                .start_process(
+                    "double",
+                    json!({"amount": {"value": n, "type": "Integer"}}),
+                    None,
+                )
+                .expect("start")
+        })
+        .collect();
+    let dir = TempDir::new("metrics");
+    let config = dir.write(
+        "worker.toml",
+        &format!(
+            "[engine]\nurl = \"{}\"\nasync_response_timeout = \"1s\"\n\n[store]\nenabled = false\n\n[[task_mappings]]\ntopic = \"double\"\ncallback = \"bptl_dummy::Double\"\n",
+            engine.url()
+        ),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = command(&["run", "--config", arg(&config), "--metrics-addr", &addr])
+        .spawn()
+        .expect("worker starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while instances
+        .iter()
+        .any(|id| engine.instance_state(id) != Some(InstanceState::Completed))
+    {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "the worker exited early ({status}):\n{}",
+                read_all(&mut child)
+            );
+        }
+        assert!(Instant::now() < deadline, "the instances did not complete");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The completion counter moves right after the engine's answer: poll briefly for it.
+    let mut body = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !body.contains("bptl_tasks_completed_total{topic=\"double\"} 3") {
+        assert!(Instant::now() < deadline, "no completion count in:\n{body}");
+        body = match reqwest::get(format!("http://{addr}/metrics")).await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        body.contains("bptl_tasks_fetched_total{topic=\"double\"} 3"),
+        "{body}"
+    );
+    assert!(body.contains("bptl_unit_duration_seconds"), "{body}");
+    assert!(body.contains("bptl_tasks_in_flight"), "{body}");
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert_eq!(status.code(), Some(0));
+    engine.shutdown().await;
+}

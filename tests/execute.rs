@@ -379,3 +379,24 @@ async fn dropping_an_execution_stops_its_unit() {
         "the unit stopped with its execution"
     );
 }
+
+/// Reaches the concrete task type through the runtime's wrapper.
+#[register]
+async fn downcasts(task: &dyn BaseTask) -> Result<Variables, UnitError> {
+    let concrete = task
+        .downcast_ref::<InMemoryTask>()
+        .ok_or("the task is not an InMemoryTask")?;
+    Ok(variables! { "id": concrete.id.clone(), "wrapped": task.context().is_some() })
+}
+
+#[tokio::test]
+async fn units_downcast_to_the_engine_specific_task() {
+    let mappings = TaskMappings::new([mapping("downcasts", "downcasts")]).expect("mapping");
+    let task = InMemoryTask::new("downcasts", Variables::new()).with_id("task-7");
+    let mut run = TaskRun::new(task.into_ref());
+    let out = execute(&mut run, Registry::global().expect("registry"), &mappings)
+        .await
+        .expect("performed");
+    assert_eq!(out.get("id").and_then(Value::as_str), Some("task-7"));
+    assert_eq!(out.get("wrapped"), Some(&Value::Boolean(true)));
+}
