@@ -195,7 +195,7 @@ where
             return code;
         }
     };
-    let code = match cli.command {
+    match cli.command {
         Command::Registry => registry(),
         Command::Check { config } => check_command(&config),
         Command::Run {
@@ -251,8 +251,7 @@ where
         Command::Stats { since, all, config } => with_runtime(|| stats(config, since, all)),
         Command::Prune { older_than, config } => with_runtime(|| prune(config, older_than)),
         Command::DevEngine { port, bpmn } => with_runtime(|| dev_engine(port, bpmn)),
-    };
-    code
+    }
 }
 
 fn init_logging() {

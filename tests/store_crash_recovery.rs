@@ -153,6 +153,9 @@ async fn a_killed_while_units_run_they_run_again_once_and_everything_completes()
 
     let mut second = s.worker("crash-a-2");
     s.wait_until_all_completed(&mut second).await;
+    // The engine accepts a completion a moment before the worker records it: wait for the
+    // records before stopping the worker.
+    s.wait_for_status(TaskStatus::Completed, &mut second).await;
     second.kill();
 
     let counted = runs(&s.effects);
@@ -197,6 +200,9 @@ async fn b_killed_after_perform_before_complete_the_results_are_delivered_withou
 
     let mut second = s.worker("crash-b-2");
     s.wait_until_all_completed(&mut second).await;
+    // The engine accepts a completion a moment before the worker records it: wait for the
+    // records before stopping the worker.
+    s.wait_for_status(TaskStatus::Completed, &mut second).await;
     second.kill();
 
     let counted = runs(&s.effects);
@@ -241,6 +247,9 @@ async fn c_killed_while_completing_every_unit_ran_once_and_everything_completes(
 
     let mut second = s.worker("crash-c-2");
     s.wait_until_all_completed(&mut second).await;
+    // The engine accepts a completion a moment before the worker records it: wait for the
+    // records before stopping the worker.
+    s.wait_for_status(TaskStatus::Completed, &mut second).await;
     second.kill();
 
     let counted = runs(&s.effects);

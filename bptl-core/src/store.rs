@@ -1,9 +1,10 @@
 //! Task records: what the worker writes down about every task it fetches, and the
 //! [`TaskStore`] trait stores implement.
 //!
-//! The worker runtime writes a task's record **before** its unit runs (status `initial`, then
-//! `in_progress`), keeps the status, result variables, errors and timeline up to date, and
-//! consults the record when a task comes back:
+//! The worker runtime [claims](TaskStore::claim) a task's record **before** its unit runs (one
+//! atomic write: the record is stored `in_progress`, or found `performed`), keeps the status,
+//! result variables, errors and timeline up to date, and consults the record when a task comes
+//! back:
 //!
 //! * a task fetched again whose record is `performed` is completed from the stored result
 //!   without running the unit again (exactly-once completion);
@@ -281,6 +282,22 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn append_timeline(&self, key: &TaskKey, entry: &TimelineEntry)
     -> Result<(), StoreError>;
 
+    /// Append several entries, in order, possibly to different records (entries for unknown
+    /// keys may be kept or dropped, as with [`append_timeline`](Self::append_timeline)).
+    ///
+    /// The worker's timeline writer hands over everything recorded since its last call at once,
+    /// so that a store can write them in one statement or transaction. The default appends them
+    /// one by one.
+    async fn append_timelines(
+        &self,
+        entries: &[(TaskKey, TimelineEntry)],
+    ) -> Result<(), StoreError> {
+        for (key, entry) in entries {
+            self.append_timeline(key, entry).await?;
+        }
+        Ok(())
+    }
+
     /// A record's timeline, oldest first (empty for an unknown key).
     async fn timeline(&self, key: &TaskKey) -> Result<Vec<TimelineEntry>, StoreError>;
 
@@ -482,6 +499,19 @@ impl TaskStore for InMemoryStore {
     ) -> Result<(), StoreError> {
         if let Some(stored) = self.lock().records.get_mut(key) {
             stored.timeline.push(entry.clone());
+        }
+        Ok(())
+    }
+
+    async fn append_timelines(
+        &self,
+        entries: &[(TaskKey, TimelineEntry)],
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        for (key, entry) in entries {
+            if let Some(stored) = inner.records.get_mut(key) {
+                stored.timeline.push(entry.clone());
+            }
         }
         Ok(())
     }

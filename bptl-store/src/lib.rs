@@ -52,6 +52,7 @@ use std::time::Duration;
 use bptl_core::store::{StoreError, TaskStore};
 use jiff::Timestamp;
 
+mod group;
 mod postgres;
 mod sql;
 mod sqlite;

@@ -22,6 +22,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pub(crate) pool: PgPool,
+    pub(crate) commit: std::sync::Arc<crate::group::GroupCommit>,
 }
 
 impl PostgresStore {
@@ -44,7 +45,7 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(|e| ConnectError::open(url, e))?;
-        let store = Self { pool };
+        let store = Self::with_pool(pool);
         MIGRATOR
             .run(&store.pool)
             .await
@@ -68,4 +69,4 @@ impl PostgresStore {
     }
 }
 
-crate::sql::impl_task_store!(PostgresStore, sqlx::Postgres);
+crate::sql::impl_task_store!(PostgresStore, sqlx::Postgres, false);

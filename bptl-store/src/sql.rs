@@ -51,6 +51,158 @@ pub(crate) fn claim_sql() -> String {
     )
 }
 
+/// `rows` groups of `cols` numbered placeholders: `($1, $2), ($3, $4)`.
+fn placeholders(rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(r * cols + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// The record columns' count.
+const RECORD_COLUMNS: usize = 18;
+
+/// `save` of `rows` records (distinct keys) in one statement.
+fn save_rows_sql(rows: usize) -> String {
+    save_sql().replacen(
+        &format!("VALUES ({INSERT_VALUES})"),
+        &format!("VALUES {}", placeholders(rows, RECORD_COLUMNS)),
+        1,
+    )
+}
+
+/// `claim` of `rows` records (distinct keys) in one statement: returns the claimed rows (the
+/// ones whose unit runs); a key without a row is performed.
+fn claim_rows_sql(rows: usize) -> String {
+    claim_sql().replacen(
+        &format!("VALUES ({INSERT_VALUES})"),
+        &format!("VALUES {}", placeholders(rows, RECORD_COLUMNS)),
+        1,
+    )
+}
+
+/// Append `rows` timeline entries (engine, task_id, at, kind, message, data, ordinal) in one
+/// statement, in ordinal order; entries of unknown records are dropped. (`VALUES` columns are
+/// called `column1`... in both SQLite and PostgreSQL.)
+fn timeline_rows_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO bptl_timeline (engine, task_id, at, kind, message, data) \
+         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 \
+         FROM (VALUES {}) AS v \
+         WHERE EXISTS (SELECT 1 FROM bptl_tasks t \
+                       WHERE t.engine = v.column1 AND t.task_id = v.column2) \
+         ORDER BY v.column7",
+        placeholders(rows, 7)
+    )
+}
+
+/// `sql` with its numbered placeholders (`$1`, `$2`...) made anonymous (`?`), for SQLite,
+/// which binds anonymous parameters by position without looking their names up (a lookup is a
+/// linear search, so naming a thousand parameters costs more than the statement). Only for
+/// statements whose placeholders appear once each, in order.
+fn anonymous(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The statements of one kind, one per [`CHUNK_SIZES`](crate::group::CHUNK_SIZES), numbered
+/// and anonymous.
+type Cache = std::sync::OnceLock<[Vec<String>; 2]>;
+
+/// The statement for `rows` (one of [`CHUNK_SIZES`](crate::group::CHUNK_SIZES)), built once;
+/// with anonymous placeholders when `anonymous_params`.
+fn cached(
+    cache: &'static Cache,
+    build: fn(usize) -> String,
+    rows: usize,
+    anonymous_params: bool,
+) -> &'static str {
+    let all = cache.get_or_init(|| {
+        let numbered: Vec<String> = crate::group::CHUNK_SIZES
+            .iter()
+            .map(|&n| build(n))
+            .collect();
+        let anon = numbered.iter().map(|sql| anonymous(sql)).collect();
+        [numbered, anon]
+    });
+    crate::group::CHUNK_SIZES
+        .iter()
+        .position(|&n| n == rows)
+        .and_then(|i| all[usize::from(anonymous_params)].get(i))
+        .map_or("SELECT 'unsupported statement size'", String::as_str)
+}
+
+/// [`save_rows_sql`], cached per size.
+pub(crate) fn save_rows(rows: usize, anonymous_params: bool) -> &'static str {
+    static CACHE: Cache = std::sync::OnceLock::new();
+    cached(&CACHE, save_rows_sql, rows, anonymous_params)
+}
+
+/// [`claim_rows_sql`], cached per size.
+pub(crate) fn claim_rows(rows: usize, anonymous_params: bool) -> &'static str {
+    static CACHE: Cache = std::sync::OnceLock::new();
+    cached(&CACHE, claim_rows_sql, rows, anonymous_params)
+}
+
+/// [`timeline_rows_sql`], cached per size.
+pub(crate) fn timeline_rows(rows: usize, anonymous_params: bool) -> &'static str {
+    static CACHE: Cache = std::sync::OnceLock::new();
+    cached(&CACHE, timeline_rows_sql, rows, anonymous_params)
+}
+
+/// One timeline entry's columns, ready to bind.
+pub(crate) struct TimelineRow {
+    pub engine: String,
+    pub task_id: String,
+    pub at: i64,
+    pub kind: &'static str,
+    pub message: String,
+    pub data: String,
+}
+
+impl TimelineRow {
+    /// The columns of `entry` on `key`'s timeline.
+    pub(crate) fn new(
+        key: &bptl_core::store::TaskKey,
+        entry: &bptl_core::TimelineEntry,
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
+            engine: key.engine.clone(),
+            task_id: key.task_id.clone(),
+            at: to_nanos(entry.at)?,
+            kind: entry.kind.as_str(),
+            message: entry.message.clone(),
+            data: entry.data.to_string(),
+        })
+    }
+}
+
+/// Runs a store's batches (see [`crate::group`]) on its pool.
+pub(crate) struct PoolDb<DB: sqlx::Database>(pub sqlx::Pool<DB>);
+
 /// Nanoseconds since the epoch, as stored.
 pub(crate) fn to_nanos(at: Timestamp) -> Result<i64, StoreError> {
     i64::try_from(at.as_nanosecond())
@@ -188,33 +340,152 @@ pub(crate) fn db_error(operation: &str, err: sqlx::Error) -> StoreError {
     StoreError::new(format!("{operation}: {err}"))
 }
 
-/// Implements `TaskStore` for `$store` (a struct with a `pool: sqlx::Pool<$db>` field).
+/// Implements `TaskStore` for `$store` (a struct with a `pool: sqlx::Pool<$db>` field);
+/// `$anon`: whether batch statements use anonymous placeholders (see [`anonymous`]).
 macro_rules! impl_task_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $anon:expr) => {
         impl $store {
-            fn bind_record<'q>(
+            /// A store on `pool`, with its group-commit writer.
+            fn with_pool(pool: sqlx::Pool<$db>) -> Self {
+                let db = $crate::sql::PoolDb(pool.clone());
+                Self {
+                    pool,
+                    commit: std::sync::Arc::new($crate::group::GroupCommit::new(
+                        std::sync::Arc::new(db),
+                    )),
+                }
+            }
+
+            fn bind_ref<'q>(
                 query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
-                b: $crate::sql::Bound,
+                b: &'q $crate::sql::Bound,
             ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
                 query
-                    .bind(b.engine)
-                    .bind(b.task_id)
-                    .bind(b.topic)
-                    .bind(b.worker_id)
-                    .bind(b.process_instance_id)
-                    .bind(b.business_key)
+                    .bind(&b.engine)
+                    .bind(&b.task_id)
+                    .bind(&b.topic)
+                    .bind(&b.worker_id)
+                    .bind(&b.process_instance_id)
+                    .bind(&b.business_key)
                     .bind(b.priority)
                     .bind(b.retries)
                     .bind(b.lock_expires_at)
-                    .bind(b.variables)
+                    .bind(&b.variables)
                     .bind(b.status)
-                    .bind(b.result_variables)
-                    .bind(b.execution_error)
-                    .bind(b.engine_error)
+                    .bind(&b.result_variables)
+                    .bind(&b.execution_error)
+                    .bind(&b.engine_error)
                     .bind(b.executions)
                     .bind(b.created_at)
                     .bind(b.updated_at)
                     .bind(b.reported_at)
+            }
+
+            async fn get_on(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                engine: &str,
+                task_id: &str,
+            ) -> Result<Option<bptl_core::store::TaskRecord>, bptl_core::store::StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM bptl_tasks WHERE engine = $1 AND task_id = $2",
+                    $crate::sql::COLUMNS
+                );
+                let row = sqlx::query(&sql)
+                    .bind(engine)
+                    .bind(task_id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(|e| $crate::sql::db_error("reading a task record", e))?;
+                row.as_ref().map(Self::read_record).transpose()
+            }
+
+            /// The outcome of a claim whose upsert returned no row: the record is performed
+            /// (or was pruned in between, then it is claimed again).
+            async fn claim_outcome(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                b: &$crate::sql::Bound,
+            ) -> Result<bptl_core::store::Claim, bptl_core::store::StoreError> {
+                for _ in 0..3 {
+                    if let Some(stored) = Self::get_on(&mut *conn, &b.engine, &b.task_id).await?
+                        && matches!(
+                            stored.status,
+                            bptl_core::TaskStatus::Performed | bptl_core::TaskStatus::Completed
+                        )
+                        && stored.result_variables.is_some()
+                    {
+                        return Ok(bptl_core::store::Claim::Performed(stored));
+                    }
+                    let row = Self::bind_ref(sqlx::query($crate::sql::claim_rows(1, $anon)), b)
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(|e| $crate::sql::db_error("claiming a task record", e))?;
+                    if let Some(row) = row {
+                        return Ok(bptl_core::store::Claim::Run(Self::read_record(&row)?));
+                    }
+                }
+                Err(bptl_core::store::StoreError::new(format!(
+                    "claiming task record {}:{}: it keeps disappearing (is something pruning it?)",
+                    b.engine, b.task_id
+                )))
+            }
+
+            /// Execute a batch's segments on `conn` (see `crate::group`).
+            async fn write_segments(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                segments: &[$crate::group::Segment<'_>],
+            ) -> Result<Vec<bptl_core::store::Claim>, bptl_core::store::StoreError> {
+                use $crate::group::chunks;
+                let mut claims = Vec::new();
+                for segment in segments {
+                    for chunk in chunks(&segment.claims) {
+                        let mut q = sqlx::query($crate::sql::claim_rows(chunk.len(), $anon));
+                        for b in chunk {
+                            q = Self::bind_ref(q, b);
+                        }
+                        let rows = q
+                            .fetch_all(&mut *conn)
+                            .await
+                            .map_err(|e| $crate::sql::db_error("claiming task records", e))?;
+                        let mut run = std::collections::HashMap::with_capacity(rows.len());
+                        for row in &rows {
+                            let record = Self::read_record(row)?;
+                            run.insert((record.engine.clone(), record.task_id.clone()), record);
+                        }
+                        for b in chunk {
+                            let claim = match run.remove(&(b.engine.clone(), b.task_id.clone())) {
+                                Some(record) => bptl_core::store::Claim::Run(record),
+                                None => Self::claim_outcome(&mut *conn, b).await?,
+                            };
+                            claims.push(claim);
+                        }
+                    }
+                    for chunk in chunks(&segment.saves) {
+                        let mut q = sqlx::query($crate::sql::save_rows(chunk.len(), $anon));
+                        for b in chunk {
+                            q = Self::bind_ref(q, b);
+                        }
+                        q.execute(&mut *conn)
+                            .await
+                            .map_err(|e| $crate::sql::db_error("saving task records", e))?;
+                    }
+                    for chunk in chunks(&segment.timeline) {
+                        let mut q = sqlx::query($crate::sql::timeline_rows(chunk.len(), $anon));
+                        for (i, row) in chunk.iter().enumerate() {
+                            q = q
+                                .bind(&row.engine)
+                                .bind(&row.task_id)
+                                .bind(row.at)
+                                .bind(row.kind)
+                                .bind(&row.message)
+                                .bind(&row.data)
+                                .bind(i64::try_from(i).unwrap_or(i64::MAX));
+                        }
+                        q.execute(&mut *conn)
+                            .await
+                            .map_err(|e| $crate::sql::db_error("appending to task timelines", e))?;
+                    }
+                }
+                Ok(claims)
             }
 
             fn read_record(
@@ -247,18 +518,31 @@ macro_rules! impl_task_store {
         }
 
         #[async_trait::async_trait]
+        impl $crate::group::BatchDb for $crate::sql::PoolDb<$db> {
+            async fn write(
+                &self,
+                segments: &[$crate::group::Segment<'_>],
+                transaction: bool,
+            ) -> Result<Vec<bptl_core::store::Claim>, bptl_core::store::StoreError> {
+                let error = |e| $crate::sql::db_error("writing task records", e);
+                let mut conn = self.0.acquire().await.map_err(error)?;
+                if !transaction {
+                    return <$store>::write_segments(&mut *conn, segments).await;
+                }
+                let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(error)?;
+                let claims = <$store>::write_segments(&mut *tx, segments).await?;
+                tx.commit().await.map_err(error)?;
+                Ok(claims)
+            }
+        }
+
+        #[async_trait::async_trait]
         impl bptl_core::store::TaskStore for $store {
             async fn save(
                 &self,
                 record: &bptl_core::store::TaskRecord,
             ) -> Result<(), bptl_core::store::StoreError> {
-                let bound = $crate::sql::Bound::new(record)?;
-                let sql = $crate::sql::save_sql();
-                Self::bind_record(sqlx::query(&sql), bound)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| $crate::sql::db_error("saving a task record", e))?;
-                Ok(())
+                self.commit.save($crate::sql::Bound::new(record)?).await
             }
 
             async fn get(
@@ -332,21 +616,20 @@ macro_rules! impl_task_store {
                 entry: &bptl_core::TimelineEntry,
             ) -> Result<(), bptl_core::store::StoreError> {
                 // An entry for an unknown record is dropped (the INSERT selects no row).
-                sqlx::query(
-                    "INSERT INTO bptl_timeline (engine, task_id, at, kind, message, data) \
-                     SELECT engine, task_id, $3, $4, $5, $6 FROM bptl_tasks \
-                     WHERE engine = $1 AND task_id = $2",
-                )
-                .bind(&key.engine)
-                .bind(&key.task_id)
-                .bind($crate::sql::to_nanos(entry.at)?)
-                .bind(entry.kind.as_str())
-                .bind(&entry.message)
-                .bind(entry.data.to_string())
-                .execute(&self.pool)
-                .await
-                .map_err(|e| $crate::sql::db_error("appending to a task's timeline", e))?;
-                Ok(())
+                self.commit
+                    .timeline(vec![$crate::sql::TimelineRow::new(key, entry)?])
+                    .await
+            }
+
+            async fn append_timelines(
+                &self,
+                entries: &[(bptl_core::store::TaskKey, bptl_core::TimelineEntry)],
+            ) -> Result<(), bptl_core::store::StoreError> {
+                let rows = entries
+                    .iter()
+                    .map(|(key, entry)| $crate::sql::TimelineRow::new(key, entry))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.commit.timeline(rows).await
             }
 
             async fn timeline(
@@ -459,32 +742,7 @@ macro_rules! impl_task_store {
                 fresh.result_variables = None;
                 fresh.execution_error = None;
                 fresh.reported_at = None;
-                let sql = $crate::sql::claim_sql();
-                // A record pruned between the upsert and the read is claimed again.
-                for _ in 0..3 {
-                    let row =
-                        Self::bind_record(sqlx::query(&sql), $crate::sql::Bound::new(&fresh)?)
-                            .fetch_optional(&self.pool)
-                            .await
-                            .map_err(|e| $crate::sql::db_error("claiming a task record", e))?;
-                    if let Some(row) = row {
-                        return Ok(bptl_core::store::Claim::Run(Self::read_record(&row)?));
-                    }
-                    let key = record.key();
-                    if let Some(stored) = bptl_core::store::TaskStore::get(self, &key).await?
-                        && matches!(
-                            stored.status,
-                            bptl_core::TaskStatus::Performed | bptl_core::TaskStatus::Completed
-                        )
-                        && stored.result_variables.is_some()
-                    {
-                        return Ok(bptl_core::store::Claim::Performed(stored));
-                    }
-                }
-                Err(bptl_core::store::StoreError::new(format!(
-                    "claiming task record {}: it keeps disappearing (is something pruning it?)",
-                    record.key()
-                )))
+                self.commit.claim($crate::sql::Bound::new(&fresh)?).await
             }
         }
     };

@@ -37,6 +37,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    pub(crate) commit: std::sync::Arc<crate::group::GroupCommit>,
 }
 
 impl SqliteStore {
@@ -67,7 +68,7 @@ impl SqliteStore {
                 other => break other.map_err(|e| ConnectError::open(url, e))?,
             }
         };
-        let store = Self { pool };
+        let store = Self::with_pool(pool);
         store.migrate(url).await?;
         Ok(store)
     }
@@ -150,4 +151,4 @@ fn is_migration_race(err: &sqlx::migrate::MigrateError) -> bool {
     }
 }
 
-crate::sql::impl_task_store!(SqliteStore, sqlx::Sqlite);
+crate::sql::impl_task_store!(SqliteStore, sqlx::Sqlite, true);

@@ -98,6 +98,8 @@ conformance!(
     claim_decides_whether_the_unit_runs,
     concurrent_claims_of_one_task_are_serial,
     concurrent_claims_never_rerun_a_performed_task,
+    concurrent_writes_of_many_tasks_stay_apart,
+    batched_timeline_entries_keep_their_order,
 );
 
 fn record(topic: &str) -> TaskRecord {
@@ -587,4 +589,106 @@ async fn concurrent_claims_never_rerun_a_performed_task(store: Arc<dyn TaskStore
         assert_eq!(stored.result_variables, Some(variables! { "ok": true }));
         assert_eq!(store.claim(&r).await.unwrap(), Claim::Performed(stored));
     }
+}
+
+async fn concurrent_writes_of_many_tasks_stay_apart(store: Arc<dyn TaskStore>) {
+    // What a busy worker does: many tasks at once, each claim → timeline → performed → timeline
+    // → completed. Stores that commit concurrent writes together must keep every task's writes
+    // in order and apart from the others'.
+    let tasks: Vec<_> = (0..150)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let r = record("busy");
+                let Claim::Run(mut mine) = store.claim(&r).await.unwrap() else {
+                    panic!("a new task runs");
+                };
+                assert_eq!(mine.executions, 1);
+                let key = r.key();
+                store
+                    .append_timeline(&key, &entry(EventKind::Status, "started", json!(i)))
+                    .await
+                    .unwrap();
+                mine.status = TaskStatus::Performed;
+                mine.result_variables = Some(variables! { "i": i });
+                store.save(&mine).await.unwrap();
+                // Fetched again meanwhile: the result is found, the unit does not run again.
+                assert!(matches!(store.claim(&r).await.unwrap(), Claim::Performed(p) if p == mine));
+                store
+                    .append_timelines(&[
+                        (key.clone(), entry(EventKind::Status, "performed", json!(i))),
+                        (key.clone(), entry(EventKind::Note, "reporting", json!(i))),
+                    ])
+                    .await
+                    .unwrap();
+                mine.status = TaskStatus::Completed;
+                mine.reported_at = Some(Timestamp::now());
+                store.save(&mine).await.unwrap();
+                (i, mine)
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (i, mine) = task.await.unwrap();
+        assert_eq!(store.get(&mine.key()).await.unwrap(), Some(mine.clone()));
+        let messages: Vec<_> = store
+            .timeline(&mine.key())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.message, e.data))
+            .collect();
+        assert_eq!(
+            messages,
+            vec![
+                ("started".to_owned(), json!(i)),
+                ("performed".to_owned(), json!(i)),
+                ("reporting".to_owned(), json!(i)),
+            ]
+        );
+    }
+    assert_eq!(
+        store
+            .list(&TaskFilter::default().status(TaskStatus::Completed))
+            .await
+            .unwrap()
+            .len(),
+        150
+    );
+}
+
+async fn batched_timeline_entries_keep_their_order(store: Arc<dyn TaskStore>) {
+    let (a, b) = (record("batch"), record("batch"));
+    store.save(&a).await.unwrap();
+    store.save(&b).await.unwrap();
+    let unknown = TaskKey::new("memory", "nobody");
+    // More entries than one statement takes, interleaved between two records and an unknown
+    // key (whose entries are dropped).
+    let entries: Vec<(TaskKey, TimelineEntry)> = (0..150)
+        .map(|i| {
+            let key = match i % 3 {
+                0 => a.key(),
+                1 => b.key(),
+                _ => unknown.clone(),
+            };
+            (key, entry(EventKind::Note, &format!("n{i}"), json!(i)))
+        })
+        .collect();
+    store.append_timelines(&entries).await.unwrap();
+    store.append_timelines(&[]).await.unwrap();
+    for (key, rest) in [(a.key(), 0), (b.key(), 1)] {
+        let got: Vec<_> = store
+            .timeline(&key)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        let want: Vec<_> = (0..150)
+            .filter(|i| i % 3 == rest)
+            .map(|i| format!("n{i}"))
+            .collect();
+        assert_eq!(got, want);
+    }
+    assert!(store.timeline(&unknown).await.unwrap().is_empty());
 }

@@ -752,18 +752,37 @@ fn reap(
     }
 }
 
-/// Writes timeline entries to the store in order, off the tasks' paths.
+/// Writes timeline entries to the store in order, off the tasks' paths: everything recorded
+/// while the previous write was under way goes to the store in one call.
 async fn timeline_writer(store: Arc<dyn TaskStore>, mut rx: mpsc::UnboundedReceiver<TimelineMsg>) {
-    while let Some(msg) = rx.recv().await {
-        match msg {
-            TimelineMsg::Entry(key, entry) => {
-                if let Err(e) = store.append_timeline(&key, &entry).await {
-                    warn!(task = %key, "cannot write the timeline: {e}");
+    /// At most this many entries per store call.
+    const BATCH: usize = 512;
+    let mut batch: Vec<(TaskKey, TimelineEntry)> = Vec::new();
+    let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                TimelineMsg::Entry(key, entry) => batch.push((key, entry)),
+                // Everything received before the flush is written before it is answered.
+                TimelineMsg::Flush(done) => {
+                    flushes.push(done);
+                    break;
                 }
             }
-            TimelineMsg::Flush(done) => {
-                let _ = done.send(());
+            if batch.len() >= BATCH {
+                break;
             }
+            next = rx.try_recv().ok();
+        }
+        if !batch.is_empty() {
+            if let Err(e) = store.append_timelines(&batch).await {
+                warn!(entries = batch.len(), "cannot write the timeline: {e}");
+            }
+            batch.clear();
+        }
+        for done in flushes.drain(..) {
+            let _ = done.send(());
         }
     }
 }

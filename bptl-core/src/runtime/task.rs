@@ -17,7 +17,7 @@ use crate::engine::{Engine, EngineError, EngineErrorKind, FailureReport};
 use crate::error::UnitError;
 use crate::execute::{ExecuteError, TaskRun, execute};
 use crate::mapping::RetryPolicy;
-use crate::store::{TaskFilter, TaskKey, TaskRecord};
+use crate::store::{Claim, TaskFilter, TaskKey, TaskRecord};
 use crate::task::{TaskRef, TaskStatus};
 use crate::timeline::{EventKind, Timeline, TimelineEntry, TimelineSink};
 use crate::value::Variables;
@@ -139,13 +139,61 @@ async fn process_inner<E: Engine>(
         .map(|m| m.retry.clone())
         .unwrap_or_default();
 
-    let mut record = TaskRecord::from_task(&*task, &shared.worker_id);
-    record.worker_id = shared.worker_id.to_string();
-    let previous = match shared.store.get(&key).await {
-        Ok(previous) => previous,
+    let mut fetched = TaskRecord::from_task(&*task, &shared.worker_id);
+    fetched.worker_id = shared.worker_id.to_string();
+    let keeper = LockKeeper::default();
+    if let Some(at) = fetched.lock_expires_at {
+        keeper.set_expiry(at);
+    }
+    let claimed = if shared.graceful.is_cancelled() {
+        // Shutting down: the unit does not start, so the task is not claimed (that would count
+        // an execution that never happens). A stored result is still delivered.
+        not_started(&shared, &fetched).await
+    } else {
+        shared.store.claim(&fetched).await.map(Some)
+    };
+    let (mut record, stored_result) = match claimed {
+        Ok(Some(Claim::Performed(prev))) => {
+            info!(
+                "fetched again after its unit succeeded: completing it from the stored result without running the unit again"
+            );
+            timeline.record(
+                EventKind::Recovery,
+                "fetched again after its unit had succeeded: completing it from the stored result without running the unit again",
+                json!({ "previousWorkerId": prev.worker_id }),
+            );
+            let mut record = fetched;
+            record.created_at = prev.created_at;
+            record.executions = prev.executions;
+            record.status = TaskStatus::Performed;
+            record.result_variables = prev.result_variables.clone();
+            (record, prev.result_variables)
+        }
+        Ok(Some(Claim::Run(record))) => {
+            if record.executions > 1 {
+                let previous = record.executions - 1;
+                warn!(
+                    executions = record.executions,
+                    "abandoned or failed before: an earlier run of the unit did not deliver an outcome; running it again"
+                );
+                timeline.record(
+                    EventKind::Recovery,
+                    format!(
+                        "abandoned: execution {previous} of the unit did not end in a result (its worker stopped or lost the lock, or the unit failed); running it again (execution {})",
+                        record.executions
+                    ),
+                    json!({ "executions": record.executions }),
+                );
+            }
+            (record, None)
+        }
+        Ok(None) => {
+            unlock_unstarted(&shared, &key, &timeline, "the worker is shutting down").await;
+            return;
+        }
         Err(e) => {
             error!(
-                "cannot read the task's record ({e}); unlocking the task so that it is fetched again later"
+                "cannot write the task's record ({e}); unlocking the task so that it is fetched again later"
             );
             unlock_unstarted(&shared, &key, &timeline, "the task store failed").await;
             // Hold the slot a moment: a failing store must not turn into a fetch/unlock spin.
@@ -153,59 +201,11 @@ async fn process_inner<E: Engine>(
             return;
         }
     };
-    let mut stored_result = None;
-    if let Some(prev) = previous {
-        record.created_at = prev.created_at;
-        record.executions = prev.executions;
-        match prev.status {
-            TaskStatus::Performed | TaskStatus::Completed if prev.result_variables.is_some() => {
-                info!(
-                    "fetched again after its unit succeeded: completing it from the stored result without running the unit again"
-                );
-                timeline.record(
-                    EventKind::Recovery,
-                    "fetched again after its unit had succeeded: completing it from the stored result without running the unit again",
-                    json!({ "previousWorkerId": prev.worker_id }),
-                );
-                record.status = TaskStatus::Performed;
-                record.result_variables = prev.result_variables.clone();
-                stored_result = prev.result_variables;
-            }
-            TaskStatus::InProgress => {
-                warn!(
-                    executions = prev.executions,
-                    "abandoned: the unit was running when its worker stopped or lost the lock; running it again"
-                );
-                timeline.record(
-                    EventKind::Recovery,
-                    format!(
-                        "abandoned: the unit was running (execution {}) when worker {} stopped or lost the lock; running it again",
-                        prev.executions, prev.worker_id
-                    ),
-                    json!({ "previousWorkerId": prev.worker_id, "executions": prev.executions }),
-                );
-            }
-            _ => {}
-        }
-    }
-    let keeper = LockKeeper::default();
-    if let Some(at) = record.lock_expires_at {
-        keeper.set_expiry(at);
-    }
-    if let Err(e) = shared.store.save(&record).await {
-        error!(
-            "cannot write the task's record ({e}); unlocking the task so that it is fetched again later"
-        );
-        unlock_unstarted(&shared, &key, &timeline, "the task store failed").await;
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        return;
-    }
 
     let stop = CancellationToken::new();
     let ctx = TaskCtx {
         shared: &shared,
         task: &task,
-        key: &key,
         topic: &topic,
         timeline: &timeline,
         keeper: &keeper,
@@ -228,7 +228,6 @@ async fn process_inner<E: Engine>(
 struct TaskCtx<'a, E> {
     shared: &'a Arc<Shared<E>>,
     task: &'a TaskRef,
-    key: &'a TaskKey,
     topic: &'a str,
     timeline: &'a Timeline,
     keeper: &'a LockKeeper,
@@ -256,20 +255,6 @@ impl<E: Engine> TaskCtx<'_, E> {
             }
             return delivered;
         }
-        if shared.graceful.is_cancelled() {
-            unlock_unstarted(
-                shared,
-                self.key,
-                self.timeline,
-                "the worker is shutting down",
-            )
-            .await;
-            return Delivered::Other;
-        }
-        record.status = TaskStatus::InProgress;
-        record.executions += 1;
-        self.save(record).await;
-
         let mut run = TaskRun::new(Arc::clone(self.task))
             .with_timeline(self.timeline.clone())
             .with_extensions(shared.extensions.clone());
@@ -748,6 +733,29 @@ impl<E: Engine> TaskCtx<'_, E> {
                     json!({ "url": shown, "error": message }),
                 );
             }
+        }
+    }
+}
+
+/// While shutting down, before a fetched task's unit would start: a stored result (the unit
+/// already succeeded) is returned as [`Claim::Performed`] so that it is still delivered;
+/// otherwise `Ok(None)` (the task is unlocked, not run). A task without a record gets an
+/// `initial` one so that its timeline shows the unlock; an existing record is left alone.
+async fn not_started<E>(
+    shared: &Shared<E>,
+    fetched: &TaskRecord,
+) -> Result<Option<Claim>, crate::store::StoreError> {
+    match shared.store.get(&fetched.key()).await? {
+        Some(prev)
+            if matches!(prev.status, TaskStatus::Performed | TaskStatus::Completed)
+                && prev.result_variables.is_some() =>
+        {
+            Ok(Some(Claim::Performed(prev)))
+        }
+        Some(_) => Ok(None),
+        None => {
+            shared.store.save(fetched).await?;
+            Ok(None)
         }
     }
 }
