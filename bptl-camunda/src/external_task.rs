@@ -98,7 +98,8 @@ pub struct ExternalTask {
     pub variables: serde_json::Map<String, serde_json::Value>,
 }
 
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+/// Deserialize `null` as the type's default (Camunda sends `null` for empty collections).
+pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de> + Default,
@@ -106,7 +107,8 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
-fn optional_date<'de, D>(deserializer: D) -> Result<Option<DateValue>, D::Error>
+/// Deserialize an optional date in Camunda's format.
+pub(crate) fn optional_date<'de, D>(deserializer: D) -> Result<Option<DateValue>, D::Error>
 where
     D: Deserializer<'de>,
 {

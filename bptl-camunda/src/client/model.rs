@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bptl_core::{DateValue, Variables};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::external_task::{null_as_default, optional_date};
 
 /// Milliseconds, as Camunda's durations travel.
 pub(crate) fn millis(duration: Duration) -> u64 {
@@ -27,26 +29,6 @@ fn serialize_optional_millis<S: Serializer>(
 
 fn is_false(b: &bool) -> bool {
     !*b
-}
-
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
-}
-
-fn optional_date<'de, D>(deserializer: D) -> Result<Option<DateValue>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    match Option::<String>::deserialize(deserializer)? {
-        None => Ok(None),
-        Some(text) => DateValue::parse(&text)
-            .map(Some)
-            .map_err(serde::de::Error::custom),
-    }
 }
 
 /// A sort direction.
