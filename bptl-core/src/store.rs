@@ -269,6 +269,11 @@ pub enum Claim {
 pub trait TaskStore: Send + Sync + 'static {
     /// Insert the record, or replace the stored record with the same key (the timeline is
     /// kept). `updated_at` is taken from the record as given.
+    ///
+    /// A save never replaces a stored record whose `executions` count is higher, unless it
+    /// brings a result the stored record lacks: a stale writer (a worker whose lock expired
+    /// while another worker claimed the task again) cannot overwrite the newer run's record
+    /// with its failure, and a stored result is never lost.
     async fn save(&self, record: &TaskRecord) -> Result<(), StoreError>;
 
     /// The record with this key.
@@ -444,13 +449,21 @@ impl InMemoryStore {
     }
 }
 
+/// Whether a save of `new` may replace `stored` (see [`TaskStore::save`]).
+pub fn supersedes(new: &TaskRecord, stored: &TaskRecord) -> bool {
+    new.executions >= stored.executions
+        || (stored.result_variables.is_none() && new.result_variables.is_some())
+}
+
 #[async_trait]
 impl TaskStore for InMemoryStore {
     async fn save(&self, record: &TaskRecord) -> Result<(), StoreError> {
         let mut inner = self.lock();
         let key = record.key();
         if let Some(stored) = inner.records.get_mut(&key) {
-            stored.record = record.clone();
+            if supersedes(record, &stored.record) {
+                stored.record = record.clone();
+            }
             return Ok(());
         }
         let seq = inner.next_seq;

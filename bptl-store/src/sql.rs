@@ -27,7 +27,9 @@ pub(crate) fn save_sql() -> String {
          status = excluded.status, result_variables = excluded.result_variables, \
          execution_error = excluded.execution_error, engine_error = excluded.engine_error, \
          executions = excluded.executions, created_at = excluded.created_at, \
-         updated_at = excluded.updated_at, reported_at = excluded.reported_at"
+         updated_at = excluded.updated_at, reported_at = excluded.reported_at \
+         WHERE bptl_tasks.executions <= excluded.executions \
+            OR (bptl_tasks.result_variables IS NULL AND excluded.result_variables IS NOT NULL)"
     )
 }
 

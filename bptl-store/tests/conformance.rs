@@ -100,6 +100,7 @@ conformance!(
     concurrent_claims_never_rerun_a_performed_task,
     concurrent_writes_of_many_tasks_stay_apart,
     batched_timeline_entries_keep_their_order,
+    a_stale_save_never_overwrites_a_newer_run,
 );
 
 fn record(topic: &str) -> TaskRecord {
@@ -691,4 +692,39 @@ async fn batched_timeline_entries_keep_their_order(store: Arc<dyn TaskStore>) {
         assert_eq!(got, want);
     }
     assert!(store.timeline(&unknown).await.unwrap().is_empty());
+}
+
+async fn a_stale_save_never_overwrites_a_newer_run(store: Arc<dyn TaskStore>) {
+    // Worker 1 claims the task; its lock expires; worker 2 claims it again and performs it.
+    let first = record("stale");
+    let Claim::Run(mut run1) = store.claim(&first).await.unwrap() else {
+        panic!("a new task runs");
+    };
+    let mut second = first.clone();
+    second.worker_id = "worker-2".into();
+    let Claim::Run(mut run2) = store.claim(&second).await.unwrap() else {
+        panic!("an abandoned task runs again");
+    };
+    assert_eq!((run1.executions, run2.executions), (1, 2));
+    run2.status = TaskStatus::Performed;
+    run2.result_variables = Some(variables! { "done": true });
+    store.save(&run2).await.unwrap();
+
+    // Worker 1's unit ends late with a failure: its save must not replace the newer record.
+    run1.status = TaskStatus::Failed;
+    run1.execution_error = Some("late failure".into());
+    store.save(&run1).await.unwrap();
+    let stored = store.get(&first.key()).await.unwrap().unwrap();
+    assert_eq!(stored.status, TaskStatus::Performed);
+    assert_eq!(stored.worker_id, "worker-2");
+    assert_eq!(stored.executions, 2);
+    assert_eq!(stored.execution_error, None);
+
+    // The newer run's own saves still apply.
+    run2.status = TaskStatus::Completed;
+    store.save(&run2).await.unwrap();
+    assert_eq!(
+        store.get(&first.key()).await.unwrap().unwrap().status,
+        TaskStatus::Completed
+    );
 }
