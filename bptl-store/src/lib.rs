@@ -49,7 +49,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bptl_core::store::{StoreError, TaskStore};
 use jiff::Timestamp;
 
 mod group;
@@ -62,6 +61,12 @@ pub use sqlite::SqliteStore;
 /// The `sqlx` this crate is built with: [`SqliteStore::pool`] and [`PostgresStore::pool`]
 /// return its pools, for queries of your own (reports, test set-up).
 pub use sqlx;
+
+/// The store contract and record types of `bptl-core`, so that `bptl::store::*` has them all.
+pub use bptl_core::store::{
+    Claim, InMemoryStore, StatsRow, StoreError, TaskFilter, TaskKey, TaskRecord, TaskStore,
+    decode_variables, encode_variables,
+};
 
 /// The default store URL: the SQLite file `bptl.db` in the working directory.
 pub const DEFAULT_URL: &str = "sqlite://bptl.db";
