@@ -11,6 +11,11 @@ use std::time::{Duration, Instant};
 use bptl::camunda::dev_engine::{DevEngine, InstanceState};
 use serde_json::json;
 
+#[path = "support/store_support.rs"]
+mod store_support;
+
+use store_support::TempDir;
+
 const CHILD_ARGS: &str = "BPTL_TEST_CLI_ARGS";
 
 /// Not a test: the child process. Runs the CLI with the arguments in `BPTL_TEST_CLI_ARGS`.
@@ -57,29 +62,11 @@ fn run_cli(args: &[&str]) -> (i32, String) {
     (status.code().unwrap_or(-1), text)
 }
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "bptl-cli-{name}-{}-{:x}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        Self(dir)
-    }
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).expect("write");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Write `text` to `name` in `dir`.
+fn write(dir: &TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.0.join(name);
+    std::fs::write(&path, text).expect("write");
+    path
 }
 
 fn arg(path: &Path) -> &str {
@@ -127,8 +114,9 @@ fn registry_lists_the_dummy_units() {
 
 #[test]
 fn a_key_typo_is_named_with_a_suggestion() {
-    let dir = TempDir::new("typo");
-    let config = dir.write(
+    let dir = TempDir::new();
+    let config = write(
+        &dir,
         "worker.toml",
         "[engine]\nurl = \"http://127.0.0.1:1/engine-rest\"\nmax_task = 10\n\n[[task_mappings]]\ntopic = \"double\"\ncallback = \"bptl_dummy::Double\"\n",
     );
@@ -142,8 +130,9 @@ fn a_key_typo_is_named_with_a_suggestion() {
 
 #[test]
 fn check_lists_every_problem_and_run_refuses_to_start() {
-    let dir = TempDir::new("check");
-    let config = dir.write(
+    let dir = TempDir::new();
+    let config = write(
+        &dir,
         "worker.toml",
         r#"
 [engine]
@@ -247,9 +236,10 @@ async fn secrets_never_appear_in_any_output_of_a_run() {
     let engine = DevEngine::start().await.expect("engine");
     engine.deploy_str("fetch.bpmn", FETCH_BPMN).expect("deploy");
     let (api, received) = start_api();
-    let dir = TempDir::new("secrets");
-    let key_file = dir.write("app-key", &format!("{APP_KEY}\n"));
-    let config = dir.write(
+    let dir = TempDir::new();
+    let key_file = write(&dir, "app-key", &format!("{APP_KEY}\n"));
+    let config = write(
+        &dir,
         "worker.toml",
         &format!(
             r#"
@@ -471,8 +461,9 @@ async fn the_worker_serves_prometheus_metrics() {
                 .expect("start")
         })
         .collect();
-    let dir = TempDir::new("metrics");
-    let config = dir.write(
+    let dir = TempDir::new();
+    let config = write(
+        &dir,
         "worker.toml",
         &format!(
             "[engine]\nurl = \"{}\"\nasync_response_timeout = \"1s\"\n\n[store]\nenabled = false\n\n[[task_mappings]]\ntopic = \"double\"\ncallback = \"bptl_dummy::Double\"\n",
@@ -547,8 +538,9 @@ async fn fetch_and_lock_saves_tasks_without_running_them() {
             )
             .expect("start");
     }
-    let dir = TempDir::new("fetch");
-    let config = dir.write(
+    let dir = TempDir::new();
+    let config = write(
+        &dir,
         "worker.toml",
         &format!(
             "[engine]\nurl = \"{}\"\nworker_id = \"operator-1\"\n\n[store]\nurl = \"sqlite://{}\"\n\n[[task_mappings]]\ntopic = \"double\"\ncallback = \"bptl_dummy::Double\"\n",

@@ -4,10 +4,14 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`, the CI service), create a uniquely named
 //! database per test and drop it afterwards (also when the test panics), so parallel tests and
 //! repeated runs never see each other's rows.
+//!
+//! The facade's store tests include this file too (`tests/support/store_support.rs`).
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use bptl_store::sqlx;
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
