@@ -27,8 +27,8 @@ use super::engine::EngineCore;
 use super::error::RestError;
 use super::faults::{Endpoint, FaultAction};
 use super::state::{
-    DeploymentRequest, DeploymentResource, FetchRequest, State as EngineState, TaskQuery,
-    request_variables,
+    Definition, DeploymentRequest, DeploymentResource, FetchRequest, State as EngineState,
+    TaskQuery, request_variables,
 };
 
 type Core = Arc<EngineCore>;
@@ -384,20 +384,20 @@ struct StartBody {
 async fn start_by_key(State(core): State<Core>, Path(key): Path<String>, body: Bytes) -> Answer {
     let body: StartBody = parse_body(&body)?;
     let def = core.lock().latest(&key)?;
-    let vars = request_variables(
-        body.variables.as_ref(),
-        &format!("Cannot instantiate process definition {}", def.id),
-    )?;
-    let out = core.run(|s| Ok(s.start_instance(def, vars, body.business_key)))?;
-    Ok(ok(&out))
+    start(&core, def, body)
 }
 
 async fn start_by_id(State(core): State<Core>, Path(id): Path<String>, body: Bytes) -> Answer {
     let body: StartBody = parse_body(&body)?;
     let def = core.lock().definition(&id)?;
+    start(&core, def, body)
+}
+
+/// Start an instance of `def` with the request's variables and business key.
+fn start(core: &Core, def: Arc<Definition>, body: StartBody) -> Answer {
     let vars = request_variables(
         body.variables.as_ref(),
-        &format!("Cannot instantiate process definition {id}"),
+        &format!("Cannot instantiate process definition {}", def.id),
     )?;
     let out = core.run(|s| Ok(s.start_instance(def, vars, body.business_key)))?;
     Ok(ok(&out))
