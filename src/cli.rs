@@ -579,7 +579,7 @@ async fn build_worker(
                     .join("; "),
             )
         })?;
-    let callback = crate::config::HttpCallbackSender::shared().map_err(|e| (EXIT_FAILURE, e))?;
+    let callback = crate::callback::HttpCallbackSender::shared().map_err(|e| (EXIT_FAILURE, e))?;
     Worker::builder(bptl_camunda::CamundaEngine::new(client))
         .registry(registry.clone())
         .mappings(config.mappings())

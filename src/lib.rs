@@ -57,6 +57,9 @@ pub use bptl_store as store;
 #[cfg(feature = "cli")]
 pub mod cli;
 
+#[cfg(feature = "credentials")]
+pub mod callback;
+
 #[cfg(feature = "cli")]
 pub mod config;
 

@@ -6,7 +6,7 @@ mod runtime_support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bptl::config::HttpCallbackSender;
+use bptl::callback::HttpCallbackSender;
 use bptl::{EventKind, TaskFilter, TaskMapping, TaskMappings, TaskStore};
 use runtime_support::*;
 use serde_json::{Value, json};
