@@ -1026,12 +1026,23 @@ fn engine_error_json(e: &EngineError) -> serde_json::Value {
     json!({ "kind": format!("{:?}", e.kind), "status": e.status, "body": e.body, "message": e.message })
 }
 
-/// A URL without its query and fragment (they may carry tokens).
+/// A URL without its user info, query and fragment (they may carry credentials or tokens).
 fn redact_url(url: &str) -> String {
-    match url.find(['?', '#']) {
-        Some(i) => format!("{}?…", &url[..i]),
-        None => url.to_owned(),
-    }
+    let (base, cut) = match url.find(['?', '#']) {
+        Some(i) => (&url[..i], true),
+        None => (url, false),
+    };
+    let base = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[authority_end..]),
+                None => base.to_owned(),
+            }
+        }
+        None => base.to_owned(),
+    };
+    if cut { format!("{base}?…") } else { base }
 }
 
 #[cfg(test)]
@@ -1072,5 +1083,10 @@ mod tests {
         assert_eq!(one_line(&"x".repeat(600)).chars().count(), 500);
         assert_eq!(redact_url("http://h/p?token=s"), "http://h/p?…");
         assert_eq!(redact_url("http://h/p"), "http://h/p");
+        assert_eq!(
+            redact_url("https://hook:s3cret@h:8443/p?x=1"),
+            "https://***@h:8443/p?…"
+        );
+        assert_eq!(redact_url("https://user@h"), "https://***@h");
     }
 }
