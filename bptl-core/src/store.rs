@@ -366,8 +366,8 @@ fn claimed_record(record: &TaskRecord, previous: Option<&TaskRecord>) -> TaskRec
 /// A [`TaskStore`] in memory: the default, and for tests.
 ///
 /// Bounded by default to [`InMemoryStore::DEFAULT_CAPACITY`] records: when full, the oldest
-/// records that are done (`completed`, or `failed` and reported) are dropped first, so a
-/// long-running worker does not grow without limit.
+/// records that are done (`completed`, or `failed` and reported) are dropped first, a tenth of
+/// the capacity at a time, so a long-running worker does not grow without limit.
 #[derive(Debug)]
 pub struct InMemoryStore {
     inner: Mutex<Inner>,
@@ -432,7 +432,9 @@ impl InMemoryStore {
         if inner.records.len() <= self.capacity {
             return;
         }
-        let excess = inner.records.len() - self.capacity;
+        // Drop a tenth of the capacity more than needed, so that the scan below runs once per
+        // that many saves instead of on every save once the store is full.
+        let excess = inner.records.len() - self.capacity + self.capacity / 10;
         let mut done: Vec<(u64, TaskKey)> = inner
             .records
             .iter()
@@ -812,6 +814,28 @@ mod tests {
         }
         assert_eq!(store.len(), 2);
         assert!(store.get(&pending.key()).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_full_store_drops_a_tenth_at_a_time_oldest_first() {
+        let store = InMemoryStore::with_capacity(100);
+        let mut saved = Vec::new();
+        for _ in 0..101 {
+            let r = record("d", TaskStatus::Completed);
+            store.save(&r).await.unwrap();
+            saved.push(r.key());
+        }
+        // Over capacity by one: the eleven oldest went, the newest stayed.
+        assert_eq!(store.len(), 90);
+        assert!(store.get(&saved[10]).await.unwrap().is_none());
+        assert!(store.get(&saved[11]).await.unwrap().is_some());
+        for _ in 0..10 {
+            store
+                .save(&record("d", TaskStatus::Completed))
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.len(), 100);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Group commit: one writer task per store takes every write waiting (record saves, claims,
+//! Group commit for the PostgreSQL store (the SQLite store's thread does the same its own way,
+//! see `sqlite.rs`): one writer task per store takes every write waiting (record saves, claims,
 //! timeline appends) and commits them in **one transaction**, with one multi-row statement per
 //! kind of write. Each caller's future resolves only after that commit, so a write is exactly
 //! as durable when its call returns as it would be alone — but a burst of 64 concurrent tasks

@@ -16,7 +16,8 @@
 //! | `postgres://user:password@host:5432/db`, `postgresql://...` | [`PostgresStore`]; the database must exist |
 //!
 //! The schema is created and upgraded by migrations embedded in the binary, applied on connect
-//! (versioned in the `_sqlx_migrations` table; applying them again is a no-op).
+//! (versioned in the `bptl_schema_migrations` table for SQLite, `_sqlx_migrations` for
+//! PostgreSQL; applying them again is a no-op).
 //!
 //! ```
 //! use bptl_core::store::{Claim, TaskFilter, TaskRecord, TaskStore};
@@ -57,9 +58,12 @@ mod sql;
 mod sqlite;
 
 pub use postgres::PostgresStore;
+/// The `rusqlite` the SQLite store is built with: [`SqliteStore::with_connection`] hands out
+/// its connection, for queries of your own (reports, test set-up).
+pub use rusqlite;
 pub use sqlite::SqliteStore;
-/// The `sqlx` this crate is built with: [`SqliteStore::pool`] and [`PostgresStore::pool`]
-/// return its pools, for queries of your own (reports, test set-up).
+/// The `sqlx` the PostgreSQL store is built with: [`PostgresStore::pool`] returns its pool, for
+/// queries of your own (reports, test set-up).
 pub use sqlx;
 
 /// The store contract and record types of `bptl-core`, so that `bptl::store::*` has them all.
@@ -70,6 +74,9 @@ pub use bptl_core::store::{
 
 /// The default store URL: the SQLite file `bptl.db` in the working directory.
 pub const DEFAULT_URL: &str = "sqlite://bptl.db";
+
+/// The underlying error of a [`ConnectError`] (the driver's or the migrator's).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Opening a store failed. Every message names the URL (never its password) and says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +107,7 @@ pub enum ConnectError {
         hint: &'static str,
         /// The driver's error.
         #[source]
-        source: sqlx::Error,
+        source: BoxError,
     },
     /// The schema migrations could not be applied.
     #[error(
@@ -111,7 +118,7 @@ pub enum ConnectError {
         url: String,
         /// The migrator's error.
         #[source]
-        source: sqlx::migrate::MigrateError,
+        source: BoxError,
     },
 }
 
@@ -123,7 +130,7 @@ impl ConnectError {
         }
     }
 
-    pub(crate) fn open(url: &str, source: sqlx::Error) -> Self {
+    pub(crate) fn open(url: &str, source: impl Into<BoxError>) -> Self {
         let hint = if is_postgres(url) {
             "check that the PostgreSQL server runs and accepts connections from this host, that the database exists (CREATE DATABASE ...) and that user and password are right"
         } else {
@@ -132,14 +139,14 @@ impl ConnectError {
         ConnectError::Open {
             url: redact_url(url),
             hint,
-            source,
+            source: source.into(),
         }
     }
 
-    pub(crate) fn migrate(url: &str, source: sqlx::migrate::MigrateError) -> Self {
+    pub(crate) fn migrate(url: &str, source: impl Into<BoxError>) -> Self {
         ConnectError::Migrate {
             url: redact_url(url),
-            source,
+            source: source.into(),
         }
     }
 }

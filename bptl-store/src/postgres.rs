@@ -69,4 +69,4 @@ impl PostgresStore {
     }
 }
 
-crate::sql::impl_task_store!(PostgresStore, sqlx::Postgres, false);
+crate::sql::impl_task_store!(PostgresStore, sqlx::Postgres);

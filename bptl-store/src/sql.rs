@@ -1,6 +1,6 @@
-//! What the SQLite and PostgreSQL stores share: the same SQL text (both accept `$N`
-//! placeholders), conversions between records and columns, and a macro that implements
-//! [`TaskStore`](bptl_core::store::TaskStore) for a store holding a `sqlx` pool.
+//! What the SQLite and PostgreSQL stores share: the upserts' SQL text (SQLite takes it with
+//! `?N` for `$N`), conversions between records and columns, and a macro that implements
+//! [`TaskStore`](bptl_core::store::TaskStore) for a store holding a `sqlx` pool (PostgreSQL's).
 
 use bptl_core::TaskStatus;
 use bptl_core::store::{StoreError, TaskRecord, decode_variables, encode_variables};
@@ -110,69 +110,40 @@ fn timeline_rows_sql(rows: usize) -> String {
     )
 }
 
-/// `sql` with its numbered placeholders (`$1`, `$2`...) made anonymous (`?`), for SQLite,
-/// which binds anonymous parameters by position without looking their names up (a lookup is a
-/// linear search, so naming a thousand parameters costs more than the statement). Only for
-/// statements whose placeholders appear once each, in order.
-fn anonymous(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            while chars.peek().is_some_and(char::is_ascii_digit) {
-                chars.next();
-            }
-            out.push('?');
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+/// The statements of one kind, one per [`CHUNK_SIZES`](crate::group::CHUNK_SIZES).
+type Cache = std::sync::OnceLock<Vec<String>>;
 
-/// The statements of one kind, one per [`CHUNK_SIZES`](crate::group::CHUNK_SIZES), numbered
-/// and anonymous.
-type Cache = std::sync::OnceLock<[Vec<String>; 2]>;
-
-/// The statement for `rows` (one of [`CHUNK_SIZES`](crate::group::CHUNK_SIZES)), built once;
-/// with anonymous placeholders when `anonymous_params`.
-fn cached(
-    cache: &'static Cache,
-    build: fn(usize) -> String,
-    rows: usize,
-    anonymous_params: bool,
-) -> &'static str {
+/// The statement for `rows` (one of [`CHUNK_SIZES`](crate::group::CHUNK_SIZES)), built once.
+fn cached(cache: &'static Cache, build: fn(usize) -> String, rows: usize) -> &'static str {
     let all = cache.get_or_init(|| {
-        let numbered: Vec<String> = crate::group::CHUNK_SIZES
+        crate::group::CHUNK_SIZES
             .iter()
             .map(|&n| build(n))
-            .collect();
-        let anon = numbered.iter().map(|sql| anonymous(sql)).collect();
-        [numbered, anon]
+            .collect()
     });
     crate::group::CHUNK_SIZES
         .iter()
         .position(|&n| n == rows)
-        .and_then(|i| all[usize::from(anonymous_params)].get(i))
+        .and_then(|i| all.get(i))
         .map_or("SELECT 'unsupported statement size'", String::as_str)
 }
 
 /// [`save_rows_sql`], cached per size.
-pub(crate) fn save_rows(rows: usize, anonymous_params: bool) -> &'static str {
+pub(crate) fn save_rows(rows: usize) -> &'static str {
     static CACHE: Cache = std::sync::OnceLock::new();
-    cached(&CACHE, save_rows_sql, rows, anonymous_params)
+    cached(&CACHE, save_rows_sql, rows)
 }
 
 /// [`claim_rows_sql`], cached per size.
-pub(crate) fn claim_rows(rows: usize, anonymous_params: bool) -> &'static str {
+pub(crate) fn claim_rows(rows: usize) -> &'static str {
     static CACHE: Cache = std::sync::OnceLock::new();
-    cached(&CACHE, claim_rows_sql, rows, anonymous_params)
+    cached(&CACHE, claim_rows_sql, rows)
 }
 
 /// [`timeline_rows_sql`], cached per size.
-pub(crate) fn timeline_rows(rows: usize, anonymous_params: bool) -> &'static str {
+pub(crate) fn timeline_rows(rows: usize) -> &'static str {
     static CACHE: Cache = std::sync::OnceLock::new();
-    cached(&CACHE, timeline_rows_sql, rows, anonymous_params)
+    cached(&CACHE, timeline_rows_sql, rows)
 }
 
 /// One timeline entry's columns, ready to bind.
@@ -342,10 +313,9 @@ pub(crate) fn db_error(operation: &str, err: sqlx::Error) -> StoreError {
     StoreError::new(format!("{operation}: {err}"))
 }
 
-/// Implements `TaskStore` for `$store` (a struct with a `pool: sqlx::Pool<$db>` field);
-/// `$anon`: whether batch statements use anonymous placeholders (see [`anonymous`]).
+/// Implements `TaskStore` for `$store` (a struct with a `pool: sqlx::Pool<$db>` field).
 macro_rules! impl_task_store {
-    ($store:ty, $db:ty, $anon:expr) => {
+    ($store:ty, $db:ty) => {
         impl $store {
             /// A store on `pool`, with its group-commit writer.
             fn with_pool(pool: sqlx::Pool<$db>) -> Self {
@@ -417,7 +387,7 @@ macro_rules! impl_task_store {
                     {
                         return Ok(bptl_core::store::Claim::Performed(stored));
                     }
-                    let row = Self::bind_ref(sqlx::query($crate::sql::claim_rows(1, $anon)), b)
+                    let row = Self::bind_ref(sqlx::query($crate::sql::claim_rows(1)), b)
                         .fetch_optional(&mut *conn)
                         .await
                         .map_err(|e| $crate::sql::db_error("claiming a task record", e))?;
@@ -440,7 +410,7 @@ macro_rules! impl_task_store {
                 let mut claims = Vec::new();
                 for segment in segments {
                     for chunk in chunks(&segment.claims) {
-                        let mut q = sqlx::query($crate::sql::claim_rows(chunk.len(), $anon));
+                        let mut q = sqlx::query($crate::sql::claim_rows(chunk.len()));
                         for b in chunk {
                             q = Self::bind_ref(q, b);
                         }
@@ -462,7 +432,7 @@ macro_rules! impl_task_store {
                         }
                     }
                     for chunk in chunks(&segment.saves) {
-                        let mut q = sqlx::query($crate::sql::save_rows(chunk.len(), $anon));
+                        let mut q = sqlx::query($crate::sql::save_rows(chunk.len()));
                         for b in chunk {
                             q = Self::bind_ref(q, b);
                         }
@@ -471,7 +441,7 @@ macro_rules! impl_task_store {
                             .map_err(|e| $crate::sql::db_error("saving task records", e))?;
                     }
                     for chunk in chunks(&segment.timeline) {
-                        let mut q = sqlx::query($crate::sql::timeline_rows(chunk.len(), $anon));
+                        let mut q = sqlx::query($crate::sql::timeline_rows(chunk.len()));
                         for (i, row) in chunk.iter().enumerate() {
                             q = q
                                 .bind(&row.engine)

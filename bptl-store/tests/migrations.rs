@@ -25,20 +25,19 @@ async fn sqlite_migrations_apply_once_and_data_survives_reopening() {
     for _ in 0..2 {
         let again = SqliteStore::connect(&url).await.unwrap();
         assert_eq!(again.get(&r.key()).await.unwrap(), Some(r.clone()));
-        let versions: Vec<i64> =
-            sqlx::query("SELECT version FROM _sqlx_migrations ORDER BY version")
-                .fetch_all(again.pool())
-                .await
-                .unwrap()
-                .iter()
-                .map(|row| row.get(0))
-                .collect();
-        assert_eq!(versions, SqliteStore::schema_versions());
-        let mode: String = sqlx::query("PRAGMA journal_mode")
-            .fetch_one(again.pool())
+        let versions: Vec<i64> = again
+            .with_connection(|conn| {
+                conn.prepare("SELECT version FROM bptl_schema_migrations ORDER BY version")?
+                    .query_map([], |row| row.get(0))?
+                    .collect()
+            })
             .await
-            .unwrap()
-            .get(0);
+            .unwrap();
+        assert_eq!(versions, SqliteStore::schema_versions());
+        let mode: String = again
+            .with_connection(|conn| conn.query_row("PRAGMA journal_mode", [], |row| row.get(0)))
+            .await
+            .unwrap();
         assert_eq!(mode, "wal");
         again.close().await;
     }
@@ -49,8 +48,8 @@ async fn sqlite_migrations_apply_once_and_data_survives_reopening() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_stores_opened_at_once_on_a_new_file_all_work() {
-    // Like several worker processes starting together on a new database: SQLite has no
-    // advisory lock, so the losers of the migration race must retry.
+    // Like several worker processes starting together on a new database: each applies the
+    // migrations in a transaction holding the write lock, so each migration is applied once.
     for round in 0..5 {
         let dir = TempDir::new();
         let url = dir.sqlite_url(&format!("race{round}.db"));
@@ -107,4 +106,88 @@ where
         out.push(h.await.unwrap());
     }
     out
+}
+
+#[tokio::test]
+async fn a_version_1_sqlite_database_is_upgraded_with_its_timelines() {
+    // A database as the first schema left it (timeline keyed by engine and task id), written
+    // with plain SQL: the upgrade must keep every record and timeline entry.
+    let dir = TempDir::new();
+    let path = dir.0.join("v1.db");
+    {
+        let conn = bptl_store::rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("../migrations/sqlite/0001_task_records.sql"))
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO bptl_tasks (engine, task_id, topic, worker_id, variables, status, created_at, updated_at)
+                 VALUES ('camunda', 't1', 'old', 'w', '{}', 'completed', 1, 2),
+                        ('camunda', 't2', 'old', 'w', '{}', 'failed', 3, 4);
+             INSERT INTO bptl_timeline (engine, task_id, at, kind, message, data)
+                 VALUES ('camunda', 't1', 10, 'status', 'first', 'null'),
+                        ('camunda', 't2', 11, 'note', 'other task', '{\"a\":1}'),
+                        ('camunda', 't1', 12, 'status', 'second', 'null');",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    let t1 = store
+        .timeline(&bptl_core::store::TaskKey::new("camunda", "t1"))
+        .await
+        .unwrap();
+    let messages: Vec<&str> = t1.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(messages, ["first", "second"]);
+    let t2 = store
+        .timeline(&bptl_core::store::TaskKey::new("camunda", "t2"))
+        .await
+        .unwrap();
+    assert_eq!(t2.len(), 1);
+    assert_eq!(t2[0].data, serde_json::json!({ "a": 1 }));
+    let records = store
+        .list(&bptl_core::store::TaskFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 2);
+    // Pruning the completed one takes its timeline along and leaves the other's.
+    assert_eq!(
+        store.prune_completed(jiff::Timestamp::now()).await.unwrap(),
+        1
+    );
+    let left: i64 = store
+        .with_connection(|conn| {
+            conn.query_row("SELECT COUNT(*) FROM bptl_timeline", [], |r| r.get(0))
+        })
+        .await
+        .unwrap();
+    assert_eq!(left, 1);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_sqlite_database_from_a_newer_bptl_is_refused_with_what_to_do() {
+    let dir = TempDir::new();
+    let url = dir.sqlite_url("newer.db");
+    let store = SqliteStore::connect(&url).await.unwrap();
+    store
+        .with_connection(|conn| {
+            conn.execute(
+                "INSERT INTO bptl_schema_migrations (version, description, applied_at) VALUES (999, 'future', 0)",
+                [],
+            )
+        })
+        .await
+        .unwrap();
+    store.close().await;
+    let err = SqliteStore::connect(&url).await.err().unwrap().to_string();
+    assert!(err.contains("schema version 999"), "{err}");
+    assert!(err.contains("upgrade this worker"), "{err}");
+    assert!(err.contains(&url), "{err}");
+}
+
+#[tokio::test]
+async fn a_closed_sqlite_store_says_so() {
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    let clone = store.clone();
+    store.close().await;
+    let err = clone.get(&record().key()).await.err().unwrap().to_string();
+    assert!(err.contains("is closed"), "{err}");
 }
