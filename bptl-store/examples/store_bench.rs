@@ -45,6 +45,7 @@ fn entry(message: &str) -> TimelineEntry {
 async fn one_task(
     store: Arc<dyn TaskStore>,
     timeline: mpsc::UnboundedSender<(TaskKey, TimelineEntry)>,
+    slot: tokio::sync::OwnedSemaphorePermit,
 ) -> Result<(), Error> {
     let task = InMemoryTask::new("bench", variables! { "amount": 21 });
     let fetched = TaskRecord::from_task(&task, "bench-worker");
@@ -57,6 +58,8 @@ async fn one_task(
     record.result_variables = Some(variables! { "doubled": 42 });
     store.save(&record).await?;
     timeline.send((key.clone(), entry("in_progress → performed")))?;
+    // The runtime gives the slot back once the engine accepted the outcome.
+    drop(slot);
     record.status = TaskStatus::Completed;
     record.reported_at = Some(jiff::Timestamp::now());
     store.save(&record).await?;
@@ -119,11 +122,7 @@ async fn main() -> Result<(), Error> {
     for _ in 0..tasks {
         let slot = Arc::clone(&slots).acquire_owned().await?;
         let (store, timeline) = (Arc::clone(&store), timeline.clone());
-        running.push(tokio::spawn(async move {
-            let done = one_task(store, timeline).await;
-            drop(slot);
-            done
-        }));
+        running.push(tokio::spawn(one_task(store, timeline, slot)));
     }
     for task in running {
         task.await??;

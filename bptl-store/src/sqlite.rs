@@ -366,6 +366,7 @@ fn serve(mut conn: Connection, queue: mpsc::Receiver<Job>) {
     let mut urgent = false;
     let mut oldest: Option<Instant> = None;
     let mut open = true;
+    let mut seqs = Seqs::default();
     while open && close.is_none() {
         let first = match oldest {
             None => queue.recv().ok(),
@@ -406,9 +407,13 @@ fn serve(mut conn: Connection, queue: mpsc::Receiver<Job>) {
         }
         let due = oldest.is_some_and(|since| since.elapsed() >= TIMELINE_DELAY);
         if !writes.is_empty() && (urgent || due || !open || close.is_some() || !others.is_empty()) {
-            commit(&mut conn, &mut writes);
+            commit(&mut conn, &mut seqs, &mut writes);
             urgent = false;
             oldest = None;
+        }
+        if !others.is_empty() {
+            // They may delete or change records (pruning, a query of the application's own).
+            seqs.clear();
         }
         for f in others.drain(..) {
             // A panicking job loses its answer (its caller hears so), never the thread.
@@ -416,7 +421,7 @@ fn serve(mut conn: Connection, queue: mpsc::Receiver<Job>) {
         }
     }
     if !writes.is_empty() {
-        commit(&mut conn, &mut writes);
+        commit(&mut conn, &mut seqs, &mut writes);
     }
     // Calls made from now on fail at once with "closed" (jobs still queued are dropped: their
     // callers hear that the store stopped).
@@ -430,8 +435,10 @@ fn serve(mut conn: Connection, queue: mpsc::Receiver<Job>) {
 impl Job {
     /// Whether a task waits for this write (claims and saves: the unit may not start, or the
     /// engine may not hear of the outcome, before they are committed). Timeline entries are
-    /// written off the tasks' paths, so they wait for the next urgent write, or at most
-    /// [`TIMELINE_DELAY`]: they then share its commit instead of causing one of their own.
+    /// written off the tasks' paths: they wait for the next claim or save, or at most
+    /// [`TIMELINE_DELAY`], and share its commit instead of causing one of their own. (Holding
+    /// back the runtime's last save of a task the same way was measured to cost more than it
+    /// saves.)
     fn is_urgent(&self) -> bool {
         !matches!(self, Job::Timeline(..))
     }
@@ -451,8 +458,8 @@ enum Outcome {
 
 /// Write `jobs` in one transaction and answer them; when that fails, write each alone so that
 /// one bad write fails only its own caller.
-fn commit(conn: &mut Connection, jobs: &mut Vec<Job>) {
-    let together = std::panic::catch_unwind(AssertUnwindSafe(|| write_all(conn, jobs)))
+fn commit(conn: &mut Connection, seqs: &mut Seqs, jobs: &mut Vec<Job>) {
+    let together = std::panic::catch_unwind(AssertUnwindSafe(|| write_all(conn, seqs, jobs)))
         .unwrap_or_else(|_| Err(StoreError::new("writing task records panicked (a bug)")));
     match together {
         Ok(outcomes) => {
@@ -461,11 +468,14 @@ fn commit(conn: &mut Connection, jobs: &mut Vec<Job>) {
             }
         }
         Err(e) if jobs.len() == 1 => {
+            // Rolled back: the seqs it remembered may name rows that do not exist.
+            seqs.clear();
             for job in jobs.drain(..) {
                 answer(job, Err(e.clone()));
             }
         }
         Err(e) => {
+            seqs.clear();
             tracing::debug!(
                 writes = jobs.len(),
                 "a batch of task store writes failed ({e}); writing them one by one"
@@ -473,10 +483,13 @@ fn commit(conn: &mut Connection, jobs: &mut Vec<Job>) {
             for job in jobs.drain(..) {
                 let single = [job];
                 let result =
-                    std::panic::catch_unwind(AssertUnwindSafe(|| write_all(conn, &single)))
+                    std::panic::catch_unwind(AssertUnwindSafe(|| write_all(conn, seqs, &single)))
                         .unwrap_or_else(|_| {
                             Err(StoreError::new("writing a task record panicked (a bug)"))
                         });
+                if result.is_err() {
+                    seqs.clear();
+                }
                 let [job] = single;
                 answer(job, result.and_then(|mut o| o.pop().ok_or_else(no_outcome)));
             }
@@ -549,7 +562,7 @@ static SAVE: LazyLock<String> = LazyLock::new(|| numbered(&crate::sql::save_sql(
 static CLAIM: LazyLock<String> = LazyLock::new(|| {
     let sql = numbered(&crate::sql::claim_sql());
     let at = sql.rfind("RETURNING").unwrap_or(sql.len());
-    format!("{}RETURNING executions, created_at", &sql[..at])
+    format!("{}RETURNING executions, created_at, seq", &sql[..at])
 });
 
 /// The claim of a task not stored yet: a plain insert (nothing happens for a known one).
@@ -560,23 +573,89 @@ static CLAIM_NEW: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// A save of a record whose unchanging columns (topic, process instance, business key,
-/// priority, variables, creation) are as stored: only the columns that change are written, so
-/// the indexes on the others are not touched. Same rule as the full upsert: it never replaces a
-/// higher `executions` unless it brings a missing result. Parameters as [`record_params`].
-const SAVE_CHANGES: &str = "UPDATE bptl_tasks SET worker_id = ?4, retries = ?8, \
-     lock_expires_at = ?9, status = ?11, result_variables = ?12, execution_error = ?13, \
-     engine_error = ?14, executions = ?15, updated_at = ?17, reported_at = ?18 \
-     WHERE engine = ?1 AND task_id = ?2 AND topic = ?3 AND process_instance_id IS ?5 \
-       AND business_key IS ?6 AND priority = ?7 AND variables = ?10 AND created_at = ?16 \
-       AND (executions <= ?15 OR (result_variables IS NULL AND ?12 IS NOT NULL))";
+/// A save of a record whose indexed columns that never change (topic, process instance,
+/// creation) are as stored: the other columns are written without touching the indexes on
+/// those. Same rule as the full upsert: it never replaces a higher `executions` unless it brings
+/// a missing result. Parameters as [`record_params`]; the row is found by its key, or by its
+/// `seq` (?19) in [`SAVE_CHANGES_BY_SEQ`].
+macro_rules! save_changes {
+    ($row:literal) => {
+        concat!(
+            "UPDATE bptl_tasks SET worker_id = ?4, business_key = ?6, priority = ?7, ",
+            "retries = ?8, lock_expires_at = ?9, variables = ?10, status = ?11, ",
+            "result_variables = ?12, execution_error = ?13, engine_error = ?14, ",
+            "executions = ?15, updated_at = ?17, reported_at = ?18 WHERE ",
+            $row,
+            " AND topic = ?3 AND process_instance_id IS ?5 AND created_at = ?16 ",
+            "AND (executions <= ?15 OR (result_variables IS NULL AND ?12 IS NOT NULL))"
+        )
+    };
+}
+
+/// [`save_changes!`] finding the row by its key.
+const SAVE_CHANGES: &str = save_changes!("engine = ?1 AND task_id = ?2");
+
+/// [`save_changes!`] finding the row by its `seq` (?19), known from its claim.
+const SAVE_CHANGES_BY_SEQ: &str = save_changes!("seq = ?19");
+
+/// Append a timeline entry to the record with `seq` ?1.
+const TIMELINE_INSERT_BY_SEQ: &str =
+    "INSERT INTO bptl_timeline (task_seq, at, kind, message, data) VALUES (?1, ?2, ?3, ?4, ?5)";
 
 /// Append a timeline entry to the record (engine ?1, task ?2); nothing for an unknown record.
 const TIMELINE_INSERT: &str = "INSERT INTO bptl_timeline (task_seq, at, kind, message, data) \
      SELECT seq, ?3, ?4, ?5, ?6 FROM bptl_tasks WHERE engine = ?1 AND task_id = ?2";
 
+/// The `seq` of records this thread claimed, by engine and task id: the runtime's later saves
+/// and timeline entries of a task find its row by `seq` instead of looking its key up in the
+/// unique index. Cleared when a batch fails (its inserts are rolled back), before every other
+/// call (which may delete records), and when it grows large. A record deleted meanwhile by
+/// another process is harmless: `seq` is never reused (AUTOINCREMENT), a save by `seq` then
+/// changes nothing and falls back to the upsert by key.
+#[derive(Default)]
+struct Seqs {
+    by_engine: std::collections::HashMap<String, std::collections::HashMap<String, i64>>,
+    len: usize,
+}
+
+impl Seqs {
+    /// At most this many are remembered (then all are forgotten).
+    const MAX: usize = 100_000;
+
+    fn get(&self, engine: &str, task_id: &str) -> Option<i64> {
+        self.by_engine.get(engine)?.get(task_id).copied()
+    }
+
+    fn insert(&mut self, engine: &str, task_id: &str, seq: i64) {
+        if self.len >= Self::MAX {
+            self.clear();
+        }
+        let tasks = self.by_engine.entry(engine.to_owned()).or_default();
+        if tasks.insert(task_id.to_owned(), seq).is_none() {
+            self.len += 1;
+        }
+    }
+
+    fn remove(&mut self, engine: &str, task_id: &str) {
+        if let Some(tasks) = self.by_engine.get_mut(engine)
+            && tasks.remove(task_id).is_some()
+        {
+            self.len -= 1;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.by_engine.clear();
+        self.len = 0;
+    }
+}
+
 /// Execute `jobs` (writes only) in one transaction; their outcomes in order.
-fn write_all(conn: &mut Connection, jobs: &[Job]) -> Result<Vec<Outcome>, StoreError> {
+fn write_all(
+    conn: &mut Connection,
+    seqs: &mut Seqs,
+    jobs: &[Job],
+) -> Result<Vec<Outcome>, StoreError> {
     let err = |e| db_error("writing task records", e);
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -585,24 +664,34 @@ fn write_all(conn: &mut Connection, jobs: &[Job]) -> Result<Vec<Outcome>, StoreE
     for job in jobs {
         outcomes.push(match job {
             Job::Save(b, _) => {
-                save(&tx, b)?;
+                save(&tx, seqs, b)?;
                 Outcome::Done
             }
-            Job::Claim(claim_job, _) => claim(&tx, &claim_job.1)?,
+            Job::Claim(claim_job, _) => claim(&tx, seqs, &claim_job.1)?,
             Job::Timeline(rows, _) => {
-                let mut stmt = tx
-                    .prepare_cached(TIMELINE_INSERT)
-                    .map_err(|e| db_error("appending to task timelines", e))?;
+                let err = |e| db_error("appending to task timelines", e);
                 for row in rows {
-                    stmt.execute(params![
-                        row.engine,
-                        row.task_id,
-                        row.at,
-                        row.kind,
-                        row.message,
-                        row.data
-                    ])
-                    .map_err(|e| db_error("appending to task timelines", e))?;
+                    match seqs.get(&row.engine, &row.task_id) {
+                        Some(seq) => tx
+                            .prepare_cached(TIMELINE_INSERT_BY_SEQ)
+                            .and_then(|mut s| {
+                                s.execute(params![seq, row.at, row.kind, row.message, row.data])
+                            })
+                            .map_err(err)?,
+                        None => tx
+                            .prepare_cached(TIMELINE_INSERT)
+                            .and_then(|mut s| {
+                                s.execute(params![
+                                    row.engine,
+                                    row.task_id,
+                                    row.at,
+                                    row.kind,
+                                    row.message,
+                                    row.data
+                                ])
+                            })
+                            .map_err(err)?,
+                    };
                 }
                 Outcome::Done
             }
@@ -613,13 +702,27 @@ fn write_all(conn: &mut Connection, jobs: &[Job]) -> Result<Vec<Outcome>, StoreE
     Ok(outcomes)
 }
 
-fn save(conn: &Connection, b: &Bound) -> Result<(), StoreError> {
+fn save(conn: &Connection, seqs: &mut Seqs, b: &Bound) -> Result<(), StoreError> {
     let err = |e| db_error("saving a task record", e);
-    let changed = conn
-        .prepare_cached(SAVE_CHANGES)
-        .and_then(|mut s| s.execute(record_params(b)))
-        .map_err(err)?;
+    let seq = seqs.get(&b.engine, &b.task_id);
+    let changed = match seq {
+        Some(seq) => {
+            let mut params: Vec<&dyn rusqlite::ToSql> = record_params(b).to_vec();
+            params.push(&seq);
+            conn.prepare_cached(SAVE_CHANGES_BY_SEQ)
+                .and_then(|mut s| s.execute(params.as_slice()))
+        }
+        None => conn
+            .prepare_cached(SAVE_CHANGES)
+            .and_then(|mut s| s.execute(record_params(b))),
+    }
+    .map_err(err)?;
     if changed == 0 {
+        if seq.is_some() {
+            // Deleted meanwhile (another process pruned it), or not saved by the rule below:
+            // find the row by its key from now on.
+            seqs.remove(&b.engine, &b.task_id);
+        }
         conn.prepare_cached(&SAVE)
             .and_then(|mut s| s.execute(record_params(b)))
             .map_err(err)?;
@@ -630,26 +733,28 @@ fn save(conn: &Connection, b: &Bound) -> Result<(), StoreError> {
 /// `claim` (see `TaskStore::claim`). A new task (the usual case) is one plain insert; for a
 /// known one the upsert returns a row when the unit is to run, else the stored record is
 /// performed.
-fn claim(conn: &Connection, b: &Bound) -> Result<Outcome, StoreError> {
+fn claim(conn: &Connection, seqs: &mut Seqs, b: &Bound) -> Result<Outcome, StoreError> {
     let err = |e| db_error("claiming a task record", e);
     let inserted = conn
         .prepare_cached(&CLAIM_NEW)
         .and_then(|mut s| s.execute(record_params(b)))
         .map_err(err)?;
     if inserted == 1 {
+        seqs.insert(&b.engine, &b.task_id, conn.last_insert_rowid());
         return Ok(Outcome::Run {
             executions: 1,
             created_at: b.created_at,
         });
     }
-    let claimed: Option<(i64, i64)> = conn
+    let claimed: Option<(i64, i64, i64)> = conn
         .prepare_cached(&CLAIM)
         .and_then(|mut s| {
-            s.query_row(record_params(b), |r| Ok((r.get(0)?, r.get(1)?)))
+            s.query_row(record_params(b), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()
         })
         .map_err(err)?;
-    if let Some((executions, created_at)) = claimed {
+    if let Some((executions, created_at, seq)) = claimed {
+        seqs.insert(&b.engine, &b.task_id, seq);
         return Ok(Outcome::Run {
             executions,
             created_at,

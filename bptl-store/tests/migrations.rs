@@ -191,3 +191,34 @@ async fn a_closed_sqlite_store_says_so() {
     let err = clone.get(&record().key()).await.err().unwrap().to_string();
     assert!(err.contains("is closed"), "{err}");
 }
+
+#[tokio::test]
+async fn a_record_deleted_by_another_process_while_in_flight_is_written_again_whole() {
+    // Two stores on one file, like the worker and an operator's `prune` in another process.
+    let dir = TempDir::new();
+    let url = dir.sqlite_url("shared.db");
+    let worker = SqliteStore::connect(&url).await.unwrap();
+    let operator = SqliteStore::connect(&url).await.unwrap();
+    let fetched = record();
+    let key = fetched.key();
+    let bptl_core::store::Claim::Run(mut claimed) = worker.claim(&fetched).await.unwrap() else {
+        panic!("a new task is claimed");
+    };
+    operator
+        .with_connection(|conn| conn.execute("DELETE FROM bptl_tasks", []))
+        .await
+        .unwrap();
+    claimed.status = bptl_core::TaskStatus::Performed;
+    claimed.result_variables = Some(variables! { "r": 1 });
+    worker.save(&claimed).await.unwrap();
+    let entry = bptl_core::TimelineEntry {
+        at: jiff::Timestamp::now(),
+        kind: bptl_core::EventKind::Note,
+        message: "after the delete".into(),
+        data: serde_json::Value::Null,
+    };
+    worker.append_timeline(&key, &entry).await.unwrap();
+    // Both stores see the record again, with the entry on its timeline.
+    assert_eq!(operator.get(&key).await.unwrap(), Some(claimed.clone()));
+    assert_eq!(operator.timeline(&key).await.unwrap(), vec![entry]);
+}

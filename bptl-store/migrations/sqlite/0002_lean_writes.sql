@@ -25,3 +25,7 @@ CREATE INDEX bptl_timeline_task ON bptl_timeline (task_seq);
 -- Listing by status uses bptl_tasks_prune (status, updated_at); this second status index only
 -- doubled the work of every status change.
 DROP INDEX IF EXISTS bptl_tasks_status;
+
+-- Listing by topic walks bptl_tasks_created (newest first) and stops at the page's end; an index
+-- per topic cost every new task one more B-tree insert.
+DROP INDEX IF EXISTS bptl_tasks_topic;
