@@ -418,6 +418,14 @@ fn serve(mut conn: Connection, queue: mpsc::Receiver<Job>) {
         for f in others.drain(..) {
             // A panicking job loses its answer (its caller hears so), never the thread.
             let _ = std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut conn)));
+            if !conn.is_autocommit() {
+                // A query of the application's own left a transaction open: every later batch
+                // would fail to begin its own.
+                tracing::warn!(
+                    "a call on the SQLite store's connection left a transaction open; rolling it back"
+                );
+                let _ = conn.execute_batch("ROLLBACK");
+            }
         }
     }
     if !writes.is_empty() {

@@ -222,3 +222,15 @@ async fn a_record_deleted_by_another_process_while_in_flight_is_written_again_wh
     assert_eq!(operator.get(&key).await.unwrap(), Some(claimed.clone()));
     assert_eq!(operator.timeline(&key).await.unwrap(), vec![entry]);
 }
+
+#[tokio::test]
+async fn a_transaction_left_open_by_an_own_query_does_not_block_the_store() {
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    store
+        .with_connection(|conn| conn.execute_batch("BEGIN; DELETE FROM bptl_tasks;"))
+        .await
+        .unwrap();
+    let r = record();
+    store.save(&r).await.unwrap();
+    assert_eq!(store.get(&r.key()).await.unwrap(), Some(r));
+}
