@@ -275,6 +275,12 @@ fn is_busy(err: &rusqlite::Error) -> bool {
     )
 }
 
+/// Whether a store error reports a database locked by another connection (SQLite's messages
+/// for `SQLITE_BUSY` and `SQLITE_LOCKED`).
+fn is_busy_message(err: &StoreError) -> bool {
+    err.message.contains("database is locked") || err.message.contains("database table is locked")
+}
+
 /// Open the database, set it up and migrate it.
 fn open(location: &Location, url: &str) -> Result<Connection, ConnectError> {
     let conn = match location {
@@ -475,7 +481,9 @@ fn commit(conn: &mut Connection, seqs: &mut Seqs, jobs: &mut Vec<Job>) {
                 answer(job, Ok(outcome));
             }
         }
-        Err(e) if jobs.len() == 1 => {
+        // One write alone, or the database busy (another process held its write lock for the
+        // whole busy timeout): writing them one by one would only wait that long again per write.
+        Err(e) if jobs.len() == 1 || is_busy_message(&e) => {
             // Rolled back: the seqs it remembered may name rows that do not exist.
             seqs.clear();
             for job in jobs.drain(..) {
@@ -1056,6 +1064,27 @@ mod tests {
         assert_eq!(file("sqlite://bptl.db?mode=rwc"), "bptl.db");
         assert_eq!(file("sqlite::memory:"), "memory");
         assert_eq!(file("sqlite://x.db?mode=memory"), "memory");
+    }
+
+    #[test]
+    fn a_write_lock_held_elsewhere_is_recognised_as_busy() {
+        let dir = std::env::temp_dir().join(format!("bptl-busy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("busy.db");
+        let holder = Connection::open(&path).unwrap();
+        holder
+            .execute_batch("CREATE TABLE t (x); BEGIN IMMEDIATE; INSERT INTO t VALUES (1);")
+            .unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.busy_timeout(Duration::ZERO).unwrap();
+        let err = other.execute_batch("BEGIN IMMEDIATE").unwrap_err();
+        assert!(is_busy(&err));
+        assert!(is_busy_message(&db_error("writing task records", err)));
+        assert!(!is_busy_message(&StoreError::new(
+            "writing task records: disk I/O error"
+        )));
+        drop((holder, other));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
