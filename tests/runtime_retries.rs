@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bptl::prelude::*;
-use bptl::{RetryPolicy, TaskMapping, TaskMappings};
+use bptl::{RetryPolicy, TaskMapping, TaskMappings, TaskStore};
 use runtime_support::*;
 
 static ATTEMPTS: AtomicUsize = AtomicUsize::new(0);
@@ -54,7 +54,33 @@ async fn retries_run_out_and_raise_an_incident() {
     .await;
     // Give a wrongly refetched task the chance to show up.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let store = std::sync::Arc::clone(&worker.store);
     let stats = worker.stop().await;
+
+    // Each retry is recorded as a retry after a failure, not as an abandoned run.
+    let records = store
+        .list(&bptl::TaskFilter::default().topic("fails"))
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1);
+    let timeline = store.timeline(&records[0].key()).await.unwrap();
+    let retries: Vec<&str> = timeline
+        .iter()
+        .filter(|e| e.message.starts_with("retry:"))
+        .map(|e| e.message.as_str())
+        .collect();
+    assert_eq!(
+        retries,
+        [
+            "retry: execution 1 of the unit failed; the engine handed the task out again (execution 2)",
+            "retry: execution 2 of the unit failed; the engine handed the task out again (execution 3)",
+        ],
+        "{timeline:#?}"
+    );
+    assert!(
+        !timeline.iter().any(|e| e.kind == bptl::EventKind::Recovery),
+        "a retry is no recovery: {timeline:#?}"
+    );
 
     assert_eq!(
         ATTEMPTS.load(Ordering::SeqCst),

@@ -253,7 +253,15 @@ pub enum Claim {
     /// Run the unit: the stored record is now `in_progress` under the claiming worker, and its
     /// `executions` already counts this run (more than 1: an earlier run was abandoned by a
     /// crash or failed).
-    Run(TaskRecord),
+    Run {
+        /// The record as stored now.
+        record: TaskRecord,
+        /// The stored record's status before this claim: `None` for a new record (or when a
+        /// store shared by several processes could not tell, because another process stored
+        /// the record in the same instant); `in_progress` when an earlier run was abandoned,
+        /// `failed` when it failed, `initial` after a reset.
+        previous: Option<TaskStatus>,
+    },
     /// Do not run the unit: it already succeeded (`performed` or `completed` with result
     /// variables). Complete the task with this record's result variables. The stored record is
     /// unchanged.
@@ -324,7 +332,7 @@ pub trait TaskStore: Send + Sync + 'static {
     ///   record is stored as given except that its status becomes `in_progress`, `executions`
     ///   is the stored count plus one (1 for a new record), `created_at` stays the stored one,
     ///   and `result_variables`, `execution_error` and `reported_at` are cleared; returns
-    ///   [`Claim::Run`] with the stored record.
+    ///   [`Claim::Run`] with the stored record and the status it had before.
     /// * A stored record `performed` or `completed` with result variables: nothing changes;
     ///   returns [`Claim::Performed`] with it.
     ///
@@ -339,7 +347,10 @@ pub trait TaskStore: Send + Sync + 'static {
         }
         let claimed = claimed_record(record, previous.as_ref());
         self.save(&claimed).await?;
-        Ok(Claim::Run(claimed))
+        Ok(Claim::Run {
+            record: claimed,
+            previous: previous.map(|p| p.status),
+        })
     }
 }
 
@@ -577,8 +588,12 @@ impl TaskStore for InMemoryStore {
             if claim_is_performed(&stored.record) {
                 return Ok(Claim::Performed(stored.record.clone()));
             }
+            let previous = stored.record.status;
             stored.record = claimed_record(record, Some(&stored.record));
-            return Ok(Claim::Run(stored.record.clone()));
+            return Ok(Claim::Run {
+                record: stored.record.clone(),
+                previous: Some(previous),
+            });
         }
         let claimed = claimed_record(record, None);
         let seq = inner.next_seq;
@@ -592,7 +607,10 @@ impl TaskStore for InMemoryStore {
             },
         );
         self.evict(&mut inner);
-        Ok(Claim::Run(claimed))
+        Ok(Claim::Run {
+            record: claimed,
+            previous: None,
+        })
     }
 
     async fn reset_status(&self, key: &TaskKey, status: TaskStatus) -> Result<bool, StoreError> {

@@ -50,7 +50,7 @@ async fn one_task(
     let task = InMemoryTask::new("bench", variables! { "amount": 21 });
     let fetched = TaskRecord::from_task(&task, "bench-worker");
     let key = fetched.key();
-    let Claim::Run(mut record) = store.claim(&fetched).await? else {
+    let Claim::Run { mut record, .. } = store.claim(&fetched).await? else {
         return Err("a new task was not claimed".into());
     };
     timeline.send((key.clone(), entry("initial → in_progress")))?;

@@ -28,7 +28,7 @@
 //!
 //! // The worker claims a fetched task before running its unit...
 //! let task = InMemoryTask::new("double", variables! { "amount": 21 });
-//! let Claim::Run(mut record) = store.claim(&TaskRecord::from_task(&task, "worker-1")).await? else {
+//! let Claim::Run { mut record, .. } = store.claim(&TaskRecord::from_task(&task, "worker-1")).await? else {
 //!     unreachable!("a new task is always run");
 //! };
 //! assert_eq!((record.status, record.executions), (TaskStatus::InProgress, 1));

@@ -36,6 +36,9 @@ pub(crate) fn save_sql() -> String {
 /// `claim` in one statement: insert as `in_progress` (executions 1), or take over a record that
 /// is not yet performed. A record whose unit already succeeded is left alone and no row is
 /// returned. The row lock the upsert takes makes concurrent claims of one task serial.
+/// `previous_status` is the status before the statement (PostgreSQL's subqueries see the
+/// statement's snapshot): NULL for a new record, and also when another transaction stored the
+/// record after that snapshot was taken.
 pub(crate) fn claim_sql() -> String {
     format!(
         "INSERT INTO bptl_tasks ({COLUMNS}) VALUES ({INSERT_VALUES}) \
@@ -49,7 +52,9 @@ pub(crate) fn claim_sql() -> String {
          updated_at = excluded.updated_at, reported_at = NULL \
          WHERE NOT (bptl_tasks.status IN ('performed', 'completed') \
                     AND bptl_tasks.result_variables IS NOT NULL) \
-         RETURNING {COLUMNS}"
+         RETURNING {COLUMNS}, \
+         (SELECT p.status FROM bptl_tasks p \
+          WHERE p.engine = bptl_tasks.engine AND p.task_id = bptl_tasks.task_id) AS previous_status"
     )
 }
 
@@ -392,7 +397,7 @@ macro_rules! impl_task_store {
                         .await
                         .map_err(|e| $crate::sql::db_error("claiming a task record", e))?;
                     if let Some(row) = row {
-                        return Ok(bptl_core::store::Claim::Run(Self::read_record(&row)?));
+                        return Self::read_claimed(&row);
                     }
                 }
                 Err(bptl_core::store::StoreError::new(format!(
@@ -420,12 +425,14 @@ macro_rules! impl_task_store {
                             .map_err(|e| $crate::sql::db_error("claiming task records", e))?;
                         let mut run = std::collections::HashMap::with_capacity(rows.len());
                         for row in &rows {
-                            let record = Self::read_record(row)?;
-                            run.insert((record.engine.clone(), record.task_id.clone()), record);
+                            let claim = Self::read_claimed(row)?;
+                            if let bptl_core::store::Claim::Run { record, .. } = &claim {
+                                run.insert((record.engine.clone(), record.task_id.clone()), claim);
+                            }
                         }
                         for b in chunk {
                             let claim = match run.remove(&(b.engine.clone(), b.task_id.clone())) {
-                                Some(record) => bptl_core::store::Claim::Run(record),
+                                Some(claim) => claim,
                                 None => Self::claim_outcome(&mut *conn, b).await?,
                             };
                             claims.push(claim);
@@ -458,6 +465,23 @@ macro_rules! impl_task_store {
                     }
                 }
                 Ok(claims)
+            }
+
+            /// A row the claim statement returned: the unit runs.
+            fn read_claimed(
+                row: &<$db as sqlx::Database>::Row,
+            ) -> Result<bptl_core::store::Claim, bptl_core::store::StoreError> {
+                use sqlx::Row as _;
+                let previous: Option<String> = row
+                    .try_get("previous_status")
+                    .map_err(|e| $crate::sql::db_error("claiming a task record", e))?;
+                Ok(bptl_core::store::Claim::Run {
+                    record: Self::read_record(row)?,
+                    previous: previous
+                        .as_deref()
+                        .map($crate::sql::parse_status)
+                        .transpose()?,
+                })
             }
 
             fn read_record(

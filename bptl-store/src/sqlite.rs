@@ -465,6 +465,7 @@ enum Outcome {
     Run {
         executions: i64,
         created_at: i64,
+        previous: Option<TaskStatus>,
     },
     /// The claimed record's unit already succeeded: the stored record.
     Performed(Box<TaskRecord>),
@@ -529,10 +530,14 @@ fn answer(job: Job, outcome: Result<Outcome, StoreError>) {
                 Outcome::Run {
                     executions,
                     created_at,
+                    previous,
                 } => {
                     fresh.executions = u32::try_from(executions.max(0)).unwrap_or(u32::MAX);
                     fresh.created_at = from_nanos(created_at, "created_at")?;
-                    Ok(Claim::Run(fresh))
+                    Ok(Claim::Run {
+                        record: fresh,
+                        previous,
+                    })
                 }
                 Outcome::Performed(stored) => Ok(Claim::Performed(*stored)),
                 Outcome::Done => Err(no_outcome()),
@@ -760,8 +765,18 @@ fn claim(conn: &Connection, seqs: &mut Seqs, b: &Bound) -> Result<Outcome, Store
         return Ok(Outcome::Run {
             executions: 1,
             created_at: b.created_at,
+            previous: None,
         });
     }
+    // Known: its status now, in this transaction, is the one the claim replaces.
+    let previous: Option<String> = conn
+        .prepare_cached("SELECT status FROM bptl_tasks WHERE engine = ?1 AND task_id = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![b.engine, b.task_id], |r| r.get(0))
+                .optional()
+        })
+        .map_err(err)?;
+    let previous = previous.as_deref().map(parse_status).transpose()?;
     let claimed: Option<(i64, i64, i64)> = conn
         .prepare_cached(&CLAIM)
         .and_then(|mut s| {
@@ -774,6 +789,7 @@ fn claim(conn: &Connection, seqs: &mut Seqs, b: &Bound) -> Result<Outcome, Store
         return Ok(Outcome::Run {
             executions,
             created_at,
+            previous,
         });
     }
     match get_on(conn, &b.engine, &b.task_id)? {

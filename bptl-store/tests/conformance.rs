@@ -461,8 +461,12 @@ async fn reset_status_changes_only_the_status(store: Arc<dyn TaskStore>) {
 async fn claim_decides_whether_the_unit_runs(store: Arc<dyn TaskStore>) {
     // A new task runs.
     let first = record("c");
-    let Claim::Run(claimed) = store.claim(&first).await.unwrap() else {
-        panic!("a new task runs");
+    let Claim::Run {
+        record: claimed,
+        previous: None,
+    } = store.claim(&first).await.unwrap()
+    else {
+        panic!("a new task runs, and there was no record before");
     };
     assert_eq!(claimed.status, TaskStatus::InProgress);
     assert_eq!(claimed.executions, 1);
@@ -476,8 +480,12 @@ async fn claim_decides_whether_the_unit_runs(store: Arc<dyn TaskStore>) {
     again.worker_id = "worker-2".into();
     again.created_at = Timestamp::now() + SignedDuration::from_secs(60);
     again.lock_expires_at = Some(Timestamp::now() + SignedDuration::from_mins(10));
-    let Claim::Run(rerun) = store.claim(&again).await.unwrap() else {
-        panic!("an abandoned task runs again");
+    let Claim::Run {
+        record: rerun,
+        previous: Some(TaskStatus::InProgress),
+    } = store.claim(&again).await.unwrap()
+    else {
+        panic!("an abandoned task runs again, and the claim says it was in progress");
     };
     assert_eq!(rerun.executions, 2);
     assert_eq!(rerun.worker_id, "worker-2");
@@ -516,8 +524,12 @@ async fn claim_decides_whether_the_unit_runs(store: Arc<dyn TaskStore>) {
     failed.execution_error = Some("boom".into());
     failed.executions = 1;
     store.save(&failed).await.unwrap();
-    let Claim::Run(retry) = store.claim(&failed).await.unwrap() else {
-        panic!("a failed task is retried");
+    let Claim::Run {
+        record: retry,
+        previous: Some(TaskStatus::Failed),
+    } = store.claim(&failed).await.unwrap()
+    else {
+        panic!("a failed task is retried, and the claim says it had failed");
     };
     assert_eq!((retry.executions, retry.execution_error), (2, None));
 
@@ -528,7 +540,10 @@ async fn claim_decides_whether_the_unit_runs(store: Arc<dyn TaskStore>) {
             .await
             .unwrap()
     );
-    assert!(matches!(store.claim(&first).await.unwrap(), Claim::Run(r) if r.executions == 3));
+    assert!(matches!(
+        store.claim(&first).await.unwrap(),
+        Claim::Run { record, previous: Some(TaskStatus::Initial) } if record.executions == 3
+    ));
 }
 
 async fn concurrent_claims_of_one_task_are_serial(store: Arc<dyn TaskStore>) {
@@ -543,7 +558,7 @@ async fn concurrent_claims_of_one_task_are_serial(store: Arc<dyn TaskStore>) {
     let mut executions = Vec::new();
     for claim in claims {
         match claim.await.unwrap() {
-            Claim::Run(record) => executions.push(record.executions),
+            Claim::Run { record, .. } => executions.push(record.executions),
             Claim::Performed(_) => panic!("nothing was performed"),
         }
     }
@@ -558,7 +573,10 @@ async fn concurrent_claims_never_rerun_a_performed_task(store: Arc<dyn TaskStore
     let mut handles = Vec::new();
     for _ in 0..20 {
         let r = record("race2");
-        let Claim::Run(mut mine) = store.claim(&r).await.unwrap() else {
+        let Claim::Run {
+            record: mut mine, ..
+        } = store.claim(&r).await.unwrap()
+        else {
             panic!("new");
         };
         let store_a = Arc::clone(&store);
@@ -601,7 +619,10 @@ async fn concurrent_writes_of_many_tasks_stay_apart(store: Arc<dyn TaskStore>) {
             let store = Arc::clone(&store);
             tokio::spawn(async move {
                 let r = record("busy");
-                let Claim::Run(mut mine) = store.claim(&r).await.unwrap() else {
+                let Claim::Run {
+                    record: mut mine, ..
+                } = store.claim(&r).await.unwrap()
+                else {
                     panic!("a new task runs");
                 };
                 assert_eq!(mine.executions, 1);
@@ -697,12 +718,18 @@ async fn batched_timeline_entries_keep_their_order(store: Arc<dyn TaskStore>) {
 async fn a_stale_save_never_overwrites_a_newer_run(store: Arc<dyn TaskStore>) {
     // Worker 1 claims the task; its lock expires; worker 2 claims it again and performs it.
     let first = record("stale");
-    let Claim::Run(mut run1) = store.claim(&first).await.unwrap() else {
+    let Claim::Run {
+        record: mut run1, ..
+    } = store.claim(&first).await.unwrap()
+    else {
         panic!("a new task runs");
     };
     let mut second = first.clone();
     second.worker_id = "worker-2".into();
-    let Claim::Run(mut run2) = store.claim(&second).await.unwrap() else {
+    let Claim::Run {
+        record: mut run2, ..
+    } = store.claim(&second).await.unwrap()
+    else {
         panic!("an abandoned task runs again");
     };
     assert_eq!((run1.executions, run2.executions), (1, 2));

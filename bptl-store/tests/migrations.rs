@@ -201,7 +201,11 @@ async fn a_record_deleted_by_another_process_while_in_flight_is_written_again_wh
     let operator = SqliteStore::connect(&url).await.unwrap();
     let fetched = record();
     let key = fetched.key();
-    let bptl_core::store::Claim::Run(mut claimed) = worker.claim(&fetched).await.unwrap() else {
+    let bptl_core::store::Claim::Run {
+        record: mut claimed,
+        ..
+    } = worker.claim(&fetched).await.unwrap()
+    else {
         panic!("a new task is claimed");
     };
     operator

@@ -169,21 +169,9 @@ async fn process_inner<E: Engine>(
             record.result_variables = prev.result_variables.clone();
             (record, prev.result_variables)
         }
-        Ok(Some(Claim::Run(record))) => {
+        Ok(Some(Claim::Run { record, previous })) => {
             if record.executions > 1 {
-                let previous = record.executions - 1;
-                warn!(
-                    executions = record.executions,
-                    "abandoned or failed before: an earlier run of the unit did not deliver an outcome; running it again"
-                );
-                timeline.record(
-                    EventKind::Recovery,
-                    format!(
-                        "abandoned: execution {previous} of the unit did not end in a result (its worker stopped or lost the lock, or the unit failed); running it again (execution {})",
-                        record.executions
-                    ),
-                    json!({ "executions": record.executions }),
-                );
+                note_rerun(&timeline, record.executions, previous);
             }
             (record, None)
         }
@@ -221,6 +209,67 @@ async fn process_inner<E: Engine>(
     drop(permit);
     if let Delivered::Completed = delivered {
         ctx.callback().await;
+    }
+}
+
+/// Say on the timeline (and in the log) why a task's unit runs again: `executions` counts
+/// this run, `previous` is the record's status before the claim.
+fn note_rerun(timeline: &Timeline, executions: u32, previous: Option<TaskStatus>) {
+    let earlier = executions - 1;
+    let data = json!({ "executions": executions, "previousStatus": previous.map(|s| s.as_str()) });
+    match previous {
+        Some(TaskStatus::Failed) => {
+            info!(
+                executions,
+                "retry: the engine handed out the task again after a failure"
+            );
+            timeline.record(
+                EventKind::Note,
+                format!(
+                    "retry: execution {earlier} of the unit failed; the engine handed the task out again (execution {executions})"
+                ),
+                data,
+            );
+        }
+        Some(TaskStatus::Initial) => {
+            info!(
+                executions,
+                "running the unit again after its record was reset"
+            );
+            timeline.record(
+                EventKind::Note,
+                format!(
+                    "running the unit again (execution {executions}): its record had been reset to initial (by an operator, or because a lock expired before the unit started)"
+                ),
+                data,
+            );
+        }
+        Some(TaskStatus::InProgress) => {
+            warn!(
+                executions,
+                "abandoned: an earlier run of the unit did not end (its worker stopped or lost the lock); running it again"
+            );
+            timeline.record(
+                EventKind::Recovery,
+                format!(
+                    "abandoned: execution {earlier} of the unit did not end (its worker stopped or lost the lock); running it again (execution {executions})"
+                ),
+                data,
+            );
+        }
+        _ => {
+            warn!(
+                executions,
+                "abandoned or failed before: an earlier run of the unit did not deliver an outcome; running it again"
+            );
+            timeline.record(
+                EventKind::Recovery,
+                format!(
+                    "abandoned: execution {earlier} of the unit did not end in a result (its worker stopped or lost the lock, or the unit failed); running it again (execution {executions})"
+                ),
+                data,
+            );
+        }
     }
 }
 
