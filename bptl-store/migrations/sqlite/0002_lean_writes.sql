@@ -26,6 +26,3 @@ CREATE INDEX bptl_timeline_task ON bptl_timeline (task_seq);
 -- doubled the work of every status change.
 DROP INDEX IF EXISTS bptl_tasks_status;
 
--- Listing by topic walks bptl_tasks_created (newest first) and stops at the page's end; an index
--- per topic cost every new task one more B-tree insert.
-DROP INDEX IF EXISTS bptl_tasks_topic;
