@@ -630,9 +630,11 @@ const TIMELINE_INSERT: &str = "INSERT INTO bptl_timeline (task_seq, at, kind, me
 /// The `seq` of records this thread claimed, by engine and task id: the runtime's later saves
 /// and timeline entries of a task find its row by `seq` instead of looking its key up in the
 /// unique index. Cleared when a batch fails (its inserts are rolled back), before every other
-/// call (which may delete records), and when it grows large. A record deleted meanwhile by
-/// another process is harmless: `seq` is never reused (AUTOINCREMENT), a save by `seq` then
-/// changes nothing and falls back to the upsert by key.
+/// call (which may delete records), and when it grows large. A record another process deletes
+/// meanwhile (an operator pruning records still in flight) costs little: `seq` is never reused
+/// (AUTOINCREMENT), so a save by `seq` changes nothing, forgets the `seq` and falls back to the
+/// upsert by key; only timeline entries appended by `seq` in between stay behind, unseen, under
+/// the deleted record's `seq`.
 #[derive(Default)]
 struct Seqs {
     by_engine: std::collections::HashMap<String, std::collections::HashMap<String, i64>>,
