@@ -213,64 +213,44 @@ async fn process_inner<E: Engine>(
 }
 
 /// Say on the timeline (and in the log) why a task's unit runs again: `executions` counts
-/// this run, `previous` is the record's status before the claim.
+/// this run, `previous` is the record's status before the claim. Only an abandoned run is a
+/// recovery (and a warning); a retry after a failure and a run after a reset are expected.
 fn note_rerun(timeline: &Timeline, executions: u32, previous: Option<TaskStatus>) {
     let earlier = executions - 1;
-    let data = json!({ "executions": executions, "previousStatus": previous.map(|s| s.as_str()) });
-    match previous {
-        Some(TaskStatus::Failed) => {
-            info!(
-                executions,
-                "retry: the engine handed out the task again after a failure"
-            );
-            timeline.record(
-                EventKind::Note,
-                format!(
-                    "retry: execution {earlier} of the unit failed; the engine handed the task out again (execution {executions})"
-                ),
-                data,
-            );
-        }
-        Some(TaskStatus::Initial) => {
-            info!(
-                executions,
-                "running the unit again after its record was reset"
-            );
-            timeline.record(
-                EventKind::Note,
-                format!(
-                    "running the unit again (execution {executions}): its record had been reset to initial (by an operator, or because a lock expired before the unit started)"
-                ),
-                data,
-            );
-        }
-        Some(TaskStatus::InProgress) => {
-            warn!(
-                executions,
-                "abandoned: an earlier run of the unit did not end (its worker stopped or lost the lock); running it again"
-            );
-            timeline.record(
-                EventKind::Recovery,
-                format!(
-                    "abandoned: execution {earlier} of the unit did not end (its worker stopped or lost the lock); running it again (execution {executions})"
-                ),
-                data,
-            );
-        }
-        _ => {
-            warn!(
-                executions,
-                "abandoned or failed before: an earlier run of the unit did not deliver an outcome; running it again"
-            );
-            timeline.record(
-                EventKind::Recovery,
-                format!(
-                    "abandoned: execution {earlier} of the unit did not end in a result (its worker stopped or lost the lock, or the unit failed); running it again (execution {executions})"
-                ),
-                data,
-            );
-        }
+    let (kind, message) = match previous {
+        Some(TaskStatus::Failed) => (
+            EventKind::Note,
+            format!(
+                "retry: execution {earlier} of the unit failed; the engine handed the task out again (execution {executions})"
+            ),
+        ),
+        Some(TaskStatus::Initial) => (
+            EventKind::Note,
+            format!(
+                "running the unit again (execution {executions}): its record had been reset to initial (by an operator, or because a lock expired before the unit started)"
+            ),
+        ),
+        Some(TaskStatus::InProgress) => (
+            EventKind::Recovery,
+            format!(
+                "abandoned: execution {earlier} of the unit did not end (its worker stopped or lost the lock); running it again (execution {executions})"
+            ),
+        ),
+        // Not known (another process stored the record in the same instant).
+        _ => (
+            EventKind::Recovery,
+            format!(
+                "abandoned: execution {earlier} of the unit did not end in a result (its worker stopped or lost the lock, or the unit failed); running it again (execution {executions})"
+            ),
+        ),
+    };
+    if kind == EventKind::Recovery {
+        warn!(executions, "{message}");
+    } else {
+        info!(executions, "{message}");
     }
+    let data = json!({ "executions": executions, "previousStatus": previous.map(|s| s.as_str()) });
+    timeline.record(kind, message, data);
 }
 
 /// One task's context.
