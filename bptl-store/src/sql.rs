@@ -36,10 +36,8 @@ pub(crate) fn save_sql() -> String {
 /// `claim` in one statement: insert as `in_progress` (executions 1), or take over a record that
 /// is not yet performed. A record whose unit already succeeded is left alone and no row is
 /// returned. The row lock the upsert takes makes concurrent claims of one task serial.
-/// `previous_status` is the status before the statement (PostgreSQL's subqueries see the
-/// statement's snapshot): NULL for a new record, and also when another transaction stored the
-/// record after that snapshot was taken.
-pub(crate) fn claim_sql() -> String {
+/// `returning` lists what the statement returns of a claimed row.
+pub(crate) fn claim_sql(returning: &str) -> String {
     format!(
         "INSERT INTO bptl_tasks ({COLUMNS}) VALUES ({INSERT_VALUES}) \
          ON CONFLICT (engine, task_id) DO UPDATE SET \
@@ -52,9 +50,17 @@ pub(crate) fn claim_sql() -> String {
          updated_at = excluded.updated_at, reported_at = NULL \
          WHERE NOT (bptl_tasks.status IN ('performed', 'completed') \
                     AND bptl_tasks.result_variables IS NOT NULL) \
-         RETURNING {COLUMNS}, \
-         (SELECT p.status FROM bptl_tasks p \
-          WHERE p.engine = bptl_tasks.engine AND p.task_id = bptl_tasks.task_id) AS previous_status"
+         RETURNING {returning}"
+    )
+}
+
+/// What PostgreSQL's claim returns: the claimed record and `previous_status`, its status before
+/// the statement (a subquery sees the statement's snapshot): NULL for a new record, and also
+/// when another transaction stored the record after that snapshot was taken.
+fn claim_returning_record() -> String {
+    format!(
+        "{COLUMNS}, (SELECT p.status FROM bptl_tasks p \
+         WHERE p.engine = bptl_tasks.engine AND p.task_id = bptl_tasks.task_id) AS previous_status"
     )
 }
 
@@ -93,7 +99,7 @@ fn save_rows_sql(rows: usize) -> String {
 /// `claim` of `rows` records (distinct keys) in one statement: returns the claimed rows (the
 /// ones whose unit runs); a key without a row is performed.
 fn claim_rows_sql(rows: usize) -> String {
-    claim_sql().replacen(
+    claim_sql(&claim_returning_record()).replacen(
         &format!("VALUES ({INSERT_VALUES})"),
         &format!("VALUES {}", placeholders(rows, RECORD_COLUMNS)),
         1,

@@ -275,12 +275,6 @@ fn is_busy(err: &rusqlite::Error) -> bool {
     )
 }
 
-/// Whether a store error reports a database locked by another connection (SQLite's messages
-/// for `SQLITE_BUSY` and `SQLITE_LOCKED`).
-fn is_busy_message(err: &StoreError) -> bool {
-    err.message.contains("database is locked") || err.message.contains("database table is locked")
-}
-
 /// Open the database, set it up and migrate it.
 fn open(location: &Location, url: &str) -> Result<Connection, ConnectError> {
     let conn = match location {
@@ -471,11 +465,25 @@ enum Outcome {
     Performed(Box<TaskRecord>),
 }
 
+/// A batch of writes that failed (and was rolled back).
+struct WriteFailed {
+    error: StoreError,
+    /// Whether it could not begin because another connection held the write lock for the
+    /// whole busy timeout.
+    busy: bool,
+}
+
+impl From<StoreError> for WriteFailed {
+    fn from(error: StoreError) -> Self {
+        Self { error, busy: false }
+    }
+}
+
 /// Write `jobs` in one transaction and answer them; when that fails, write each alone so that
 /// one bad write fails only its own caller.
 fn commit(conn: &mut Connection, seqs: &mut Seqs, jobs: &mut Vec<Job>) {
     let together = std::panic::catch_unwind(AssertUnwindSafe(|| write_all(conn, seqs, jobs)))
-        .unwrap_or_else(|_| Err(StoreError::new("writing task records panicked (a bug)")));
+        .unwrap_or_else(|_| Err(StoreError::new("writing task records panicked (a bug)").into()));
     match together {
         Ok(outcomes) => {
             for (job, outcome) in jobs.drain(..).zip(outcomes) {
@@ -484,14 +492,14 @@ fn commit(conn: &mut Connection, seqs: &mut Seqs, jobs: &mut Vec<Job>) {
         }
         // One write alone, or the database busy (another process held its write lock for the
         // whole busy timeout): writing them one by one would only wait that long again per write.
-        Err(e) if jobs.len() == 1 || is_busy_message(&e) => {
+        Err(failed) if jobs.len() == 1 || failed.busy => {
             // Rolled back: the seqs it remembered may name rows that do not exist.
             seqs.clear();
             for job in jobs.drain(..) {
-                answer(job, Err(e.clone()));
+                answer(job, Err(failed.error.clone()));
             }
         }
-        Err(e) => {
+        Err(WriteFailed { error: e, .. }) => {
             seqs.clear();
             tracing::debug!(
                 writes = jobs.len(),
@@ -502,8 +510,9 @@ fn commit(conn: &mut Connection, seqs: &mut Seqs, jobs: &mut Vec<Job>) {
                 let result =
                     std::panic::catch_unwind(AssertUnwindSafe(|| write_all(conn, seqs, &single)))
                         .unwrap_or_else(|_| {
-                            Err(StoreError::new("writing a task record panicked (a bug)"))
-                        });
+                            Err(StoreError::new("writing a task record panicked (a bug)").into())
+                        })
+                        .map_err(|failed| failed.error);
                 if result.is_err() {
                     seqs.clear();
                 }
@@ -580,11 +589,8 @@ fn numbered(sql: &str) -> String {
 static SAVE: LazyLock<String> = LazyLock::new(|| numbered(&crate::sql::save_sql()));
 
 /// The claim upsert, returning only what differs from the fresh record.
-static CLAIM: LazyLock<String> = LazyLock::new(|| {
-    let sql = numbered(&crate::sql::claim_sql());
-    let at = sql.rfind("RETURNING").unwrap_or(sql.len());
-    format!("{}RETURNING executions, created_at, seq", &sql[..at])
-});
+static CLAIM: LazyLock<String> =
+    LazyLock::new(|| numbered(&crate::sql::claim_sql("executions, created_at, seq")));
 
 /// The claim of a task not stored yet: a plain insert (nothing happens for a known one).
 static CLAIM_NEW: LazyLock<String> = LazyLock::new(|| {
@@ -678,11 +684,21 @@ fn write_all(
     conn: &mut Connection,
     seqs: &mut Seqs,
     jobs: &[Job],
-) -> Result<Vec<Outcome>, StoreError> {
+) -> Result<Vec<Outcome>, WriteFailed> {
     let err = |e| db_error("writing task records", e);
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(err)?;
+        .map_err(|e| {
+            let busy = is_busy(&e);
+            let mut error = err(e);
+            if busy {
+                error.message.push_str(&format!(
+                    " (another connection held the database's write lock for {} s: is another process (a second worker, a long operator command) using this SQLite file? Several workers need a PostgreSQL store)",
+                    BUSY_TIMEOUT.as_secs()
+                ));
+            }
+            WriteFailed { error, busy }
+        })?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
         outcomes.push(match job {
@@ -1084,24 +1100,43 @@ mod tests {
         assert_eq!(file("sqlite://x.db?mode=memory"), "memory");
     }
 
+    fn save_job(record: &TaskRecord) -> Job {
+        let (reply, _) = oneshot::channel();
+        Job::Save(Box::new(Bound::new(record).unwrap()), reply)
+    }
+
     #[test]
-    fn a_write_lock_held_elsewhere_is_recognised_as_busy() {
+    fn a_batch_blocked_by_another_connections_write_lock_fails_as_busy_and_says_why() {
         let dir = std::env::temp_dir().join(format!("bptl-busy-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("busy.db");
+        migrate(&Connection::open(&path).unwrap()).unwrap();
         let holder = Connection::open(&path).unwrap();
-        holder
-            .execute_batch("CREATE TABLE t (x); BEGIN IMMEDIATE; INSERT INTO t VALUES (1);")
-            .unwrap();
-        let other = Connection::open(&path).unwrap();
-        other.busy_timeout(Duration::ZERO).unwrap();
-        let err = other.execute_batch("BEGIN IMMEDIATE").unwrap_err();
-        assert!(is_busy(&err));
-        assert!(is_busy_message(&db_error("writing task records", err)));
-        assert!(!is_busy_message(&StoreError::new(
-            "writing task records: disk I/O error"
-        )));
-        drop((holder, other));
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let mut writer = Connection::open(&path).unwrap();
+        writer.busy_timeout(Duration::ZERO).unwrap();
+        let record = TaskRecord::from_task(
+            &bptl_core::InMemoryTask::new("busy", bptl_core::Variables::new()),
+            "w",
+        );
+        let Err(failed) = write_all(&mut writer, &mut Seqs::default(), &[save_job(&record)]) else {
+            panic!("the write lock is held elsewhere");
+        };
+        assert!(failed.busy);
+        let text = failed.error.to_string();
+        assert!(text.contains("database is locked"), "{text}");
+        assert!(
+            text.contains("Several workers need a PostgreSQL store"),
+            "{text}"
+        );
+
+        // Any other failure is not busy: a database without the tables.
+        let mut empty = Connection::open(dir.join("empty.db")).unwrap();
+        let Err(failed) = write_all(&mut empty, &mut Seqs::default(), &[save_job(&record)]) else {
+            panic!("there is no table to write to");
+        };
+        assert!(!failed.busy, "{}", failed.error);
+        drop((holder, writer));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
