@@ -709,28 +709,23 @@ fn write_all(
             Job::Claim(claim_job, _) => claim(&tx, seqs, &claim_job.1)?,
             Job::Timeline(rows, _) => {
                 let err = |e| db_error("appending to task timelines", e);
+                let mut by_seq = tx.prepare_cached(TIMELINE_INSERT_BY_SEQ).map_err(err)?;
+                let mut by_key = tx.prepare_cached(TIMELINE_INSERT).map_err(err)?;
                 for row in rows {
                     match seqs.get(&row.engine, &row.task_id) {
-                        Some(seq) => tx
-                            .prepare_cached(TIMELINE_INSERT_BY_SEQ)
-                            .and_then(|mut s| {
-                                s.execute(params![seq, row.at, row.kind, row.message, row.data])
-                            })
-                            .map_err(err)?,
-                        None => tx
-                            .prepare_cached(TIMELINE_INSERT)
-                            .and_then(|mut s| {
-                                s.execute(params![
-                                    row.engine,
-                                    row.task_id,
-                                    row.at,
-                                    row.kind,
-                                    row.message,
-                                    row.data
-                                ])
-                            })
-                            .map_err(err)?,
-                    };
+                        Some(seq) => {
+                            by_seq.execute(params![seq, row.at, row.kind, row.message, row.data])
+                        }
+                        None => by_key.execute(params![
+                            row.engine,
+                            row.task_id,
+                            row.at,
+                            row.kind,
+                            row.message,
+                            row.data
+                        ]),
+                    }
+                    .map_err(err)?;
                 }
                 Outcome::Done
             }
@@ -746,10 +741,11 @@ fn save(conn: &Connection, seqs: &mut Seqs, b: &Bound) -> Result<(), StoreError>
     let seq = seqs.get(&b.engine, &b.task_id);
     let changed = match seq {
         Some(seq) => {
-            let mut params: Vec<&dyn rusqlite::ToSql> = record_params(b).to_vec();
-            params.push(&seq);
+            let params = record_params(b)
+                .into_iter()
+                .chain([&seq as &dyn rusqlite::ToSql]);
             conn.prepare_cached(SAVE_CHANGES_BY_SEQ)
-                .and_then(|mut s| s.execute(params.as_slice()))
+                .and_then(|mut s| s.execute(rusqlite::params_from_iter(params)))
         }
         None => conn
             .prepare_cached(SAVE_CHANGES)
@@ -823,6 +819,10 @@ fn claim(conn: &Connection, seqs: &mut Seqs, b: &Bound) -> Result<Outcome, Store
 static SELECT_RECORD: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {COLUMNS} FROM bptl_tasks"));
 
+/// One record, by engine ?1 and task ?2.
+static SELECT_BY_KEY: LazyLock<String> =
+    LazyLock::new(|| format!("{} WHERE engine = ?1 AND task_id = ?2", *SELECT_RECORD));
+
 fn read_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Columns> {
     Ok(Columns {
         engine: row.get(0)?,
@@ -851,8 +851,7 @@ fn get_on(
     engine: &str,
     task_id: &str,
 ) -> Result<Option<TaskRecord>, StoreError> {
-    let sql = format!("{} WHERE engine = ?1 AND task_id = ?2", *SELECT_RECORD);
-    conn.prepare_cached(&sql)
+    conn.prepare_cached(&SELECT_BY_KEY)
         .and_then(|mut s| {
             s.query_row(params![engine, task_id], read_record)
                 .optional()
