@@ -16,6 +16,8 @@ use tokio::sync::{Semaphore, mpsc};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+const USAGE: &str = "store_bench [--store URL] [--tasks N] [--concurrency C]";
+
 /// User + system CPU seconds of this process (Linux /proc; 0 elsewhere).
 fn cpu_seconds() -> f64 {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
@@ -68,7 +70,14 @@ async fn one_task(
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("store_bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Error> {
     let mut url = None;
     let mut tasks = 20_000usize;
     let mut concurrency = 64usize;
@@ -79,10 +88,11 @@ async fn main() -> Result<(), Error> {
             "--store" => url = Some(value()?),
             "--tasks" => tasks = value()?.parse()?,
             "--concurrency" => concurrency = value()?.parse()?,
-            _ => {
-                println!("store_bench [--store URL] [--tasks N] [--concurrency C]");
+            "--help" | "-h" => {
+                println!("{USAGE}");
                 return Ok(());
             }
+            other => return Err(format!("unknown argument {other}; usage: {USAGE}").into()),
         }
     }
     let dir = std::env::temp_dir().join(format!("bptl-store-bench-{}", std::process::id()));
@@ -132,7 +142,10 @@ async fn main() -> Result<(), Error> {
     let wall = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_before;
     let _ = std::fs::remove_dir_all(&dir);
-    println!("task store {url}: {tasks} tasks, concurrency {concurrency}");
+    println!(
+        "task store {}: {tasks} tasks, concurrency {concurrency}",
+        bptl_store::redact_url(&url)
+    );
     println!("  throughput      {:>10.0} tasks/s", tasks as f64 / wall);
     println!(
         "  CPU per task    {:>10.1} µs (user + system)",
