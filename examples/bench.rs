@@ -241,7 +241,9 @@ async fn worker_side(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         "bptl worker (Rust), {} tasks, concurrency {}, store {}",
         args.tasks,
         args.concurrency,
-        args.store.as_deref().unwrap_or("in memory")
+        args.store
+            .as_deref()
+            .map_or_else(|| "in memory".to_owned(), bptl::store::redact_url)
     );
     println!("  throughput      {:>10.0} tasks/s", n / wall);
     println!(
