@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use bptl_core::store::{Claim, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::sql::{Bound, TimelineRow};
+use crate::sql::{Columns, TimelineRow};
 
 /// At most this many writes per transaction.
 const MAX_OPS: usize = 256;
@@ -32,9 +32,9 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 /// One write waiting for the writer.
 pub(crate) enum Op {
     /// Upsert a record.
-    Save(Bound, Reply<()>),
+    Save(Columns, Reply<()>),
     /// Claim a record (see `TaskStore::claim`); the bound record is the fresh `in_progress` one.
-    Claim(Bound, Reply<Claim>),
+    Claim(Columns, Reply<Claim>),
     /// Append timeline entries.
     Timeline(Vec<TimelineRow>, Reply<()>),
 }
@@ -44,9 +44,9 @@ pub(crate) enum Op {
 #[derive(Default)]
 pub(crate) struct Segment<'a> {
     /// Records to claim, each key once.
-    pub claims: Vec<&'a Bound>,
+    pub claims: Vec<&'a Columns>,
     /// Records to save, each key once (of several saves of one key, the last).
-    pub saves: Vec<&'a Bound>,
+    pub saves: Vec<&'a Columns>,
     /// Timeline entries, in order.
     pub timeline: Vec<&'a TimelineRow>,
     /// Position in `saves` by key.
@@ -135,14 +135,14 @@ impl GroupCommit {
     }
 
     /// Upsert `record`; returns once committed.
-    pub(crate) async fn save(&self, record: Bound) -> Result<(), StoreError> {
+    pub(crate) async fn save(&self, record: Columns) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
         self.send(Op::Save(record, tx))?;
         Self::wait(rx, "saving a task record").await
     }
 
     /// Claim `fresh` (the record as it is stored when new); returns once committed.
-    pub(crate) async fn claim(&self, fresh: Bound) -> Result<Claim, StoreError> {
+    pub(crate) async fn claim(&self, fresh: Columns) -> Result<Claim, StoreError> {
         let (tx, rx) = oneshot::channel();
         self.send(Op::Claim(fresh, tx))?;
         Self::wait(rx, "claiming a task record").await

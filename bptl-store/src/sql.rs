@@ -211,58 +211,7 @@ pub(crate) fn parse_json(text: &str, column: &str) -> Result<serde_json::Value, 
         .map_err(|e| StoreError::new(format!("stored {column} is not JSON: {e}")))
 }
 
-/// The values of one record, ready to bind in [`COLUMNS`] order.
-pub(crate) struct Bound {
-    pub engine: String,
-    pub task_id: String,
-    pub topic: String,
-    pub worker_id: String,
-    pub process_instance_id: Option<String>,
-    pub business_key: Option<String>,
-    pub priority: i64,
-    pub retries: Option<i32>,
-    pub lock_expires_at: Option<i64>,
-    pub variables: String,
-    pub status: &'static str,
-    pub result_variables: Option<String>,
-    pub execution_error: Option<String>,
-    pub engine_error: Option<String>,
-    pub executions: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub reported_at: Option<i64>,
-}
-
-impl Bound {
-    /// The columns of `record`.
-    pub(crate) fn new(record: &TaskRecord) -> Result<Self, StoreError> {
-        Ok(Self {
-            engine: record.engine.clone(),
-            task_id: record.task_id.clone(),
-            topic: record.topic.clone(),
-            worker_id: record.worker_id.clone(),
-            process_instance_id: record.process_instance_id.clone(),
-            business_key: record.business_key.clone(),
-            priority: record.priority,
-            retries: record.retries,
-            lock_expires_at: record.lock_expires_at.map(to_nanos).transpose()?,
-            variables: record.variables.to_string(),
-            status: record.status.as_str(),
-            result_variables: record
-                .result_variables
-                .as_ref()
-                .map(|v| encode_variables(v).to_string()),
-            execution_error: record.execution_error.clone(),
-            engine_error: record.engine_error.clone(),
-            executions: i64::from(record.executions),
-            created_at: to_nanos(record.created_at)?,
-            updated_at: to_nanos(record.updated_at)?,
-            reported_at: record.reported_at.map(to_nanos).transpose()?,
-        })
-    }
-}
-
-/// The columns of one stored record, as read.
+/// The columns of one record: as bound to statements, in [`COLUMNS`] order, and as read back.
 pub(crate) struct Columns {
     pub engine: String,
     pub task_id: String,
@@ -285,6 +234,33 @@ pub(crate) struct Columns {
 }
 
 impl Columns {
+    /// The columns of `record`, ready to bind in [`COLUMNS`] order.
+    pub(crate) fn new(record: &TaskRecord) -> Result<Self, StoreError> {
+        Ok(Self {
+            engine: record.engine.clone(),
+            task_id: record.task_id.clone(),
+            topic: record.topic.clone(),
+            worker_id: record.worker_id.clone(),
+            process_instance_id: record.process_instance_id.clone(),
+            business_key: record.business_key.clone(),
+            priority: record.priority,
+            retries: record.retries,
+            lock_expires_at: record.lock_expires_at.map(to_nanos).transpose()?,
+            variables: record.variables.to_string(),
+            status: record.status.as_str().to_owned(),
+            result_variables: record
+                .result_variables
+                .as_ref()
+                .map(|v| encode_variables(v).to_string()),
+            execution_error: record.execution_error.clone(),
+            engine_error: record.engine_error.clone(),
+            executions: i64::from(record.executions),
+            created_at: to_nanos(record.created_at)?,
+            updated_at: to_nanos(record.updated_at)?,
+            reported_at: record.reported_at.map(to_nanos).transpose()?,
+        })
+    }
+
     /// The record these columns hold.
     pub(crate) fn into_record(self) -> Result<TaskRecord, StoreError> {
         Ok(TaskRecord {
@@ -341,7 +317,7 @@ macro_rules! impl_task_store {
 
             fn bind_ref<'q>(
                 query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
-                b: &'q $crate::sql::Bound,
+                b: &'q $crate::sql::Columns,
             ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
                 query
                     .bind(&b.engine)
@@ -354,7 +330,7 @@ macro_rules! impl_task_store {
                     .bind(b.retries)
                     .bind(b.lock_expires_at)
                     .bind(&b.variables)
-                    .bind(b.status)
+                    .bind(&b.status)
                     .bind(&b.result_variables)
                     .bind(&b.execution_error)
                     .bind(&b.engine_error)
@@ -386,7 +362,7 @@ macro_rules! impl_task_store {
             /// (or was pruned in between, then it is claimed again).
             async fn claim_outcome(
                 conn: &mut <$db as sqlx::Database>::Connection,
-                b: &$crate::sql::Bound,
+                b: &$crate::sql::Columns,
             ) -> Result<bptl_core::store::Claim, bptl_core::store::StoreError> {
                 for _ in 0..3 {
                     if let Some(stored) = Self::get_on(&mut *conn, &b.engine, &b.task_id).await?
@@ -544,7 +520,7 @@ macro_rules! impl_task_store {
                 &self,
                 record: &bptl_core::store::TaskRecord,
             ) -> Result<(), bptl_core::store::StoreError> {
-                self.commit.save($crate::sql::Bound::new(record)?).await
+                self.commit.save($crate::sql::Columns::new(record)?).await
             }
 
             async fn get(
@@ -744,7 +720,7 @@ macro_rules! impl_task_store {
                 fresh.result_variables = None;
                 fresh.execution_error = None;
                 fresh.reported_at = None;
-                self.commit.claim($crate::sql::Bound::new(&fresh)?).await
+                self.commit.claim($crate::sql::Columns::new(&fresh)?).await
             }
         }
     };

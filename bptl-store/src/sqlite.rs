@@ -20,7 +20,7 @@ use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use crate::ConnectError;
-use crate::sql::{Bound, COLUMNS, Columns, TimelineRow, from_nanos, parse_json, parse_status};
+use crate::sql::{COLUMNS, Columns, TimelineRow, from_nanos, parse_json, parse_status};
 
 /// How long a statement waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -102,9 +102,9 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 /// Work for the store's thread.
 enum Job {
     /// Upsert a record.
-    Save(Box<Bound>, Reply<()>),
+    Save(Box<Columns>, Reply<()>),
     /// Claim a record: the fresh `in_progress` record and its columns.
-    Claim(Box<(TaskRecord, Bound)>, Reply<Claim>),
+    Claim(Box<(TaskRecord, Columns)>, Reply<Claim>),
     /// Append timeline entries.
     Timeline(Vec<TimelineRow>, Reply<()>),
     /// Anything else, run alone on the connection after the batch's writes (it answers itself).
@@ -557,7 +557,7 @@ fn answer(job: Job, outcome: Result<Outcome, StoreError>) {
 }
 
 /// Every record column, for `?1`..`?18` in [`COLUMNS`] order.
-fn record_params(b: &Bound) -> [&dyn rusqlite::ToSql; 18] {
+fn record_params(b: &Columns) -> [&dyn rusqlite::ToSql; 18] {
     [
         &b.engine,
         &b.task_id,
@@ -736,7 +736,7 @@ fn write_all(
     Ok(outcomes)
 }
 
-fn save(conn: &Connection, seqs: &mut Seqs, b: &Bound) -> Result<(), StoreError> {
+fn save(conn: &Connection, seqs: &mut Seqs, b: &Columns) -> Result<(), StoreError> {
     let err = |e| db_error("saving a task record", e);
     let seq = seqs.get(&b.engine, &b.task_id);
     let changed = match seq {
@@ -768,7 +768,7 @@ fn save(conn: &Connection, seqs: &mut Seqs, b: &Bound) -> Result<(), StoreError>
 /// `claim` (see `TaskStore::claim`). A new task (the usual case) is one plain insert; for a
 /// known one the upsert returns a row when the unit is to run, else the stored record is
 /// performed.
-fn claim(conn: &Connection, seqs: &mut Seqs, b: &Bound) -> Result<Outcome, StoreError> {
+fn claim(conn: &Connection, seqs: &mut Seqs, b: &Columns) -> Result<Outcome, StoreError> {
     let err = |e| db_error("claiming a task record", e);
     let inserted = conn
         .prepare_cached(&CLAIM_NEW)
@@ -864,7 +864,7 @@ fn get_on(
 #[async_trait]
 impl TaskStore for SqliteStore {
     async fn save(&self, record: &TaskRecord) -> Result<(), StoreError> {
-        let bound = Box::new(Bound::new(record)?);
+        let bound = Box::new(Columns::new(record)?);
         self.call("saving a task record", |reply| Job::Save(bound, reply))
             .await
     }
@@ -1067,7 +1067,7 @@ impl TaskStore for SqliteStore {
         fresh.result_variables = None;
         fresh.execution_error = None;
         fresh.reported_at = None;
-        let bound = Bound::new(&fresh)?;
+        let bound = Columns::new(&fresh)?;
         let job = Box::new((fresh, bound));
         self.call("claiming a task record", |reply| Job::Claim(job, reply))
             .await
@@ -1101,7 +1101,7 @@ mod tests {
 
     fn save_job(record: &TaskRecord) -> Job {
         let (reply, _) = oneshot::channel();
-        Job::Save(Box::new(Bound::new(record).unwrap()), reply)
+        Job::Save(Box::new(Columns::new(record).unwrap()), reply)
     }
 
     #[test]
