@@ -314,12 +314,27 @@ pub fn check(
     config: &Config,
     registry: Result<&Registry, bptl_core::RegistryError>,
 ) -> Vec<String> {
+    check_and_prepare(config, registry).0
+}
+
+/// The engine client and the credentials `check` builds on its way (resolving the secrets they
+/// name), so that `run` starts the worker with them instead of resolving every secret again.
+struct Prepared {
+    client: bptl_camunda::CamundaClient,
+    credentials: bptl_credentials::CredentialStore,
+}
+
+/// [`check`], also returning what it built when there is no problem.
+fn check_and_prepare(
+    config: &Config,
+    registry: Result<&Registry, bptl_core::RegistryError>,
+) -> (Vec<String>, Option<Prepared>) {
     let mut problems = Vec::new();
     let registry = match registry {
         Ok(r) => r,
         Err(e) => {
             problems.push(format!("registry: {e}"));
-            return problems;
+            return (problems, None);
         }
     };
     if registry.is_empty() {
@@ -358,16 +373,17 @@ pub fn check(
                 .to_owned(),
         );
     }
-    if let Err(e) = config.engine_client() {
-        problems.push(e.to_string());
-    }
+    let client = config
+        .engine_client()
+        .map_err(|e| problems.push(e.to_string()))
+        .ok();
     // Credentials that cannot be used do not hide mapping problems: mappings are checked
     // against the configured service types either way.
-    if let Err(config_problems) =
-        bptl_credentials::CredentialStore::from_config(config.services.clone())
-    {
-        problems.extend(config_problems.into_iter().map(|p| p.to_string()));
-    }
+    let credentials = bptl_credentials::CredentialStore::from_config(config.services.clone())
+        .map_err(|config_problems| {
+            problems.extend(config_problems.into_iter().map(|p| p.to_string()));
+        })
+        .ok();
     for p in bptl_credentials::validate_all(&mappings, registry, &config.services) {
         if !matches!(
             p.problem,
@@ -376,7 +392,14 @@ pub fn check(
             problems.push(p.to_string());
         }
     }
-    problems
+    let prepared = match (client, credentials) {
+        (Some(client), Some(credentials)) if problems.is_empty() => Some(Prepared {
+            client,
+            credentials,
+        }),
+        _ => None,
+    };
+    (problems, prepared)
 }
 
 fn load(path: &std::path::Path) -> Result<Config, u8> {
@@ -565,7 +588,6 @@ async fn build_worker(
     config: &Config,
     store: Arc<dyn TaskStore>,
 ) -> Result<Worker<bptl_camunda::CamundaEngine>, (u8, String)> {
-    let registry = Registry::global().map_err(|e| (EXIT_USAGE, e.to_string()))?;
     let client = config
         .engine_client()
         .map_err(|e| (EXIT_USAGE, e.to_string()))?;
@@ -579,6 +601,26 @@ async fn build_worker(
                     .join("; "),
             )
         })?;
+    assemble_worker(
+        config,
+        store,
+        Prepared {
+            client,
+            credentials,
+        },
+    )
+}
+
+/// The worker for `config`, with the engine client and credentials already built.
+fn assemble_worker(
+    config: &Config,
+    store: Arc<dyn TaskStore>,
+    Prepared {
+        client,
+        credentials,
+    }: Prepared,
+) -> Result<Worker<bptl_camunda::CamundaEngine>, (u8, String)> {
+    let registry = Registry::global().map_err(|e| (EXIT_USAGE, e.to_string()))?;
     let callback = crate::callback::HttpCallbackSender::shared().map_err(|e| (EXIT_FAILURE, e))?;
     Worker::builder(bptl_camunda::CamundaEngine::new(client))
         .registry(registry.clone())
@@ -596,8 +638,9 @@ async fn run(path: PathBuf, metrics_addr: Option<SocketAddr>) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let problems = check(&config, Registry::global());
-    if !problems.is_empty() {
+    let (problems, prepared) = check_and_prepare(&config, Registry::global());
+    // Prepared only when there is no problem.
+    let Some(prepared) = prepared else {
         eprintln!(
             "error: not starting: {} problem(s) found (run `check` for the same list):",
             problems.len()
@@ -606,7 +649,7 @@ async fn run(path: PathBuf, metrics_addr: Option<SocketAddr>) -> u8 {
             eprintln!("  - {p}");
         }
         return EXIT_USAGE;
-    }
+    };
     if let Some(addr) = metrics_addr.or(config.metrics_addr)
         && let Err(e) = serve_metrics(addr).await
     {
@@ -620,7 +663,7 @@ async fn run(path: PathBuf, metrics_addr: Option<SocketAddr>) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    let worker = match build_worker(&config, Arc::clone(&store)).await {
+    let worker = match assemble_worker(&config, Arc::clone(&store), prepared) {
         Ok(w) => w,
         Err((code, message)) => {
             eprintln!("error: {message}");
