@@ -342,26 +342,29 @@ struct DefinitionQuery {
     version: Option<i64>,
 }
 
+/// The definitions a list or count request asks for.
+fn definitions_for(
+    core: &Core,
+    q: Result<Query<DefinitionQuery>, QueryRejection>,
+) -> Result<Vec<Value>, RestError> {
+    let q = query(q)?;
+    Ok(core
+        .lock()
+        .definitions(q.key.as_deref(), q.latest_version == Some(true), q.version))
+}
+
 async fn definitions(
     State(core): State<Core>,
     q: Result<Query<DefinitionQuery>, QueryRejection>,
 ) -> Answer {
-    let q = query(q)?;
-    let list = core
-        .lock()
-        .definitions(q.key.as_deref(), q.latest_version == Some(true), q.version);
-    Ok(ok(&Value::Array(list)))
+    Ok(ok(&Value::Array(definitions_for(&core, q)?)))
 }
 
 async fn definitions_count(
     State(core): State<Core>,
     q: Result<Query<DefinitionQuery>, QueryRejection>,
 ) -> Answer {
-    let q = query(q)?;
-    let list = core
-        .lock()
-        .definitions(q.key.as_deref(), q.latest_version == Some(true), q.version);
-    Ok(ok(&json!({"count": list.len()})))
+    Ok(ok(&json!({"count": definitions_for(&core, q)?.len()})))
 }
 
 async fn definition_by_key(State(core): State<Core>, Path(key): Path<String>) -> Answer {
