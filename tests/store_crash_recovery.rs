@@ -111,6 +111,16 @@ impl Scenario {
         store.close().await;
     }
 
+    /// Start a worker `id`, wait until every instance completed and every record says so
+    /// (the engine accepts a completion a moment before the worker records it), then stop it.
+    async fn restart_until_all_completed(&self, id: &str) {
+        let mut worker = self.worker(id);
+        self.wait_until_all_completed(&mut worker).await;
+        self.wait_for_status(TaskStatus::Completed, &mut worker)
+            .await;
+        worker.kill();
+    }
+
     async fn wait_until_all_completed(&self, worker: &mut WorkerProcess) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while !self
@@ -133,6 +143,13 @@ impl Scenario {
     }
 }
 
+/// Every instance's unit ran exactly `times` times (counted by its side effects).
+fn assert_each_unit_ran(effects: &std::path::Path, times: usize, what: &str) {
+    let counted = runs(effects);
+    assert_eq!(counted.len(), INSTANCES);
+    assert!(counted.values().all(|n| *n == times), "{what}: {counted:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_while_units_run_they_run_again_once_and_everything_completes() {
     let s = Scenario::new("crash_a", 3_000).await;
@@ -151,19 +168,9 @@ async fn a_killed_while_units_run_they_run_again_once_and_everything_completes()
             .all(|i| s.engine.instance_state(i) == Some(InstanceState::Active))
     );
 
-    let mut second = s.worker("crash-a-2");
-    s.wait_until_all_completed(&mut second).await;
-    // The engine accepts a completion a moment before the worker records it: wait for the
-    // records before stopping the worker.
-    s.wait_for_status(TaskStatus::Completed, &mut second).await;
-    second.kill();
+    s.restart_until_all_completed("crash-a-2").await;
 
-    let counted = runs(&s.effects);
-    assert_eq!(counted.len(), INSTANCES);
-    assert!(
-        counted.values().all(|n| *n == 2),
-        "each abandoned unit ran again exactly once: {counted:?}"
-    );
+    assert_each_unit_ran(&s.effects, 2, "each abandoned unit ran again exactly once");
     let store = s.store().await;
     for record in store.list(&TaskFilter::default()).await.unwrap() {
         assert_eq!(record.status, TaskStatus::Completed, "{record:?}");
@@ -198,19 +205,9 @@ async fn b_killed_after_perform_before_complete_the_results_are_delivered_withou
     );
     s.engine.faults().clear();
 
-    let mut second = s.worker("crash-b-2");
-    s.wait_until_all_completed(&mut second).await;
-    // The engine accepts a completion a moment before the worker records it: wait for the
-    // records before stopping the worker.
-    s.wait_for_status(TaskStatus::Completed, &mut second).await;
-    second.kill();
+    s.restart_until_all_completed("crash-b-2").await;
 
-    let counted = runs(&s.effects);
-    assert_eq!(counted.len(), INSTANCES);
-    assert!(
-        counted.values().all(|n| *n == 1),
-        "every unit ran exactly once: {counted:?}"
-    );
+    assert_each_unit_ran(&s.effects, 1, "every unit ran exactly once");
     let store = s.store().await;
     for record in store.list(&TaskFilter::default()).await.unwrap() {
         assert_eq!(record.status, TaskStatus::Completed, "{record:?}");
@@ -245,19 +242,9 @@ async fn c_killed_while_completing_every_unit_ran_once_and_everything_completes(
     first.kill();
     s.engine.faults().clear();
 
-    let mut second = s.worker("crash-c-2");
-    s.wait_until_all_completed(&mut second).await;
-    // The engine accepts a completion a moment before the worker records it: wait for the
-    // records before stopping the worker.
-    s.wait_for_status(TaskStatus::Completed, &mut second).await;
-    second.kill();
+    s.restart_until_all_completed("crash-c-2").await;
 
-    let counted = runs(&s.effects);
-    assert_eq!(counted.len(), INSTANCES);
-    assert!(
-        counted.values().all(|n| *n == 1),
-        "every unit ran exactly once: {counted:?}"
-    );
+    assert_each_unit_ran(&s.effects, 1, "every unit ran exactly once");
     let store = s.store().await;
     for record in store.list(&TaskFilter::default()).await.unwrap() {
         assert_eq!(record.executions, 1, "{record:?}");
