@@ -33,6 +33,16 @@ fn engine(env: &Env) -> CamundaEngine {
     CamundaEngine::new(env.client.clone())
 }
 
+/// Fetch and lock as worker `w` (no long poll) through the adapter under test (`env.fetch_one`
+/// goes through the client); the first task.
+async fn fetch_one_through_the_adapter(engine: &CamundaEngine) -> bptl_core::TaskRef {
+    engine
+        .fetch_and_lock(&request("w", None))
+        .await
+        .unwrap()
+        .remove(0)
+}
+
 #[tokio::test]
 async fn fetch_and_lock_gives_external_tasks() {
     let env = Env::new().await;
@@ -102,11 +112,7 @@ async fn local_variables_per_topic() {
     let env = Env::new().await;
     let engine = engine(&env);
     env.start(variables! { "global": true }, None).await;
-    let task = engine
-        .fetch_and_lock(&request("w", None))
-        .await
-        .unwrap()
-        .remove(0);
+    let task = fetch_one_through_the_adapter(&engine).await;
     engine
         .failure(
             task.task_id(),
@@ -135,11 +141,7 @@ async fn complete_failure_bpmn_error_and_locks() {
 
     // complete
     let done = env.start(variables! {}, None).await;
-    let task = engine
-        .fetch_and_lock(&request("w", None))
-        .await
-        .unwrap()
-        .remove(0);
+    let task = fetch_one_through_the_adapter(&engine).await;
     engine
         .extend_lock(task.task_id(), "w", Duration::from_secs(120))
         .await
@@ -160,11 +162,7 @@ async fn complete_failure_bpmn_error_and_locks() {
 
     // failure with 0 retries: an incident with the message; details kept.
     let failed = env.start(variables! {}, None).await;
-    let task = engine
-        .fetch_and_lock(&request("w", None))
-        .await
-        .unwrap()
-        .remove(0);
+    let task = fetch_one_through_the_adapter(&engine).await;
     engine
         .failure(
             task.task_id(),
@@ -191,11 +189,7 @@ async fn complete_failure_bpmn_error_and_locks() {
 
     // bpmn error: the boundary path.
     let rejected = env.start(variables! {}, None).await;
-    let task = engine
-        .fetch_and_lock(&request("w", None))
-        .await
-        .unwrap()
-        .remove(0);
+    let task = fetch_one_through_the_adapter(&engine).await;
     engine
         .bpmn_error(
             task.task_id(),
@@ -232,11 +226,7 @@ async fn errors_are_classified_for_the_runtime() {
     let env = Env::new().await;
     let engine = engine(&env);
     let instance = env.start(variables! {}, None).await;
-    let task = engine
-        .fetch_and_lock(&request("w", None))
-        .await
-        .unwrap()
-        .remove(0);
+    let task = fetch_one_through_the_adapter(&engine).await;
 
     let err = engine
         .complete(task.task_id(), "other", &variables! {})
