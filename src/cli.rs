@@ -484,7 +484,9 @@ async fn list_tasks(path: PathBuf, filter: TaskFilter) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    report(crate::ops::tasks(&*store, &filter, &mut std::io::stdout().lock()).await)
+    let result = crate::ops::tasks(&*store, &filter, &mut std::io::stdout().lock()).await;
+    store.close().await;
+    report(result)
 }
 
 async fn show_task(path: PathBuf, id: String) -> u8 {
@@ -492,7 +494,9 @@ async fn show_task(path: PathBuf, id: String) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    report(crate::ops::show(&*store, &id, &mut std::io::stdout().lock()).await)
+    let result = crate::ops::show(&*store, &id, &mut std::io::stdout().lock()).await;
+    store.close().await;
+    report(result)
 }
 
 async fn stats(path: PathBuf, since: String, all: bool) -> u8 {
@@ -511,7 +515,9 @@ async fn stats(path: PathBuf, since: String, all: bool) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    report(crate::ops::stats(&*store, since, &mut std::io::stdout().lock()).await)
+    let result = crate::ops::stats(&*store, since, &mut std::io::stdout().lock()).await;
+    store.close().await;
+    report(result)
 }
 
 async fn prune(path: PathBuf, older_than: String) -> u8 {
@@ -526,7 +532,9 @@ async fn prune(path: PathBuf, older_than: String) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    report(crate::ops::prune(&*store, age, &mut std::io::stdout().lock()).await)
+    let result = crate::ops::prune(&*store, age, &mut std::io::stdout().lock()).await;
+    store.close().await;
+    report(result)
 }
 
 async fn execute_task(path: PathBuf, id: String, force: bool) -> u8 {
@@ -534,6 +542,12 @@ async fn execute_task(path: PathBuf, id: String, force: bool) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
+    let code = execute_on(&config, &store, id, force).await;
+    store.close().await;
+    code
+}
+
+async fn execute_on(config: &Config, store: &Arc<dyn TaskStore>, id: String, force: bool) -> u8 {
     let registry = match Registry::global() {
         Ok(r) => r,
         Err(e) => {
@@ -572,7 +586,7 @@ async fn execute_task(path: PathBuf, id: String, force: bool) -> u8 {
     };
     report(
         crate::ops::execute(
-            &*store,
+            &**store,
             &bptl_camunda::CamundaEngine::new(client),
             registry,
             &config.mappings(),
@@ -673,7 +687,7 @@ async fn run(path: PathBuf, metrics_addr: Option<SocketAddr>) -> u8 {
     let handle: WorkerHandle = worker.handle();
     let retention = match (config.store.enabled, config.store.retention) {
         (true, Some(retention)) => Some(bptl_store::spawn_retention(
-            store,
+            Arc::clone(&store),
             retention,
             std::time::Duration::from_secs(3600),
         )),
@@ -683,6 +697,7 @@ async fn run(path: PathBuf, metrics_addr: Option<SocketAddr>) -> u8 {
     if let Some(pruning) = retention {
         pruning.abort();
     }
+    store.close().await;
     println!(
         "worker {} stopped: {} completed, {} failed, {} BPMN error(s), {} unlocked, {} not reported",
         handle.worker_id(),
@@ -748,7 +763,13 @@ async fn fetch_and_lock(path: PathBuf, max_tasks: usize) -> u8 {
             return EXIT_FAILURE;
         }
     };
-    let worker = match build_worker(&config, store).await {
+    let code = fetch_and_save(&config, Arc::clone(&store), max_tasks).await;
+    store.close().await;
+    code
+}
+
+async fn fetch_and_save(config: &Config, store: Arc<dyn TaskStore>, max_tasks: usize) -> u8 {
+    let worker = match build_worker(config, store).await {
         Ok(w) => w,
         Err((code, message)) => {
             eprintln!("error: {message}");

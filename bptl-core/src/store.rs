@@ -284,6 +284,30 @@ pub trait TaskStore: Send + Sync + 'static {
     /// with its failure, and a stored result is never lost.
     async fn save(&self, record: &TaskRecord) -> Result<(), StoreError>;
 
+    /// [`save`](Self::save) for a write no task waits for: the worker's last save of a task,
+    /// made after the engine accepted its outcome (status `completed`, or the time a failure was
+    /// reported). A store may return before the write is durable, as long as it applies it in
+    /// order with the same store's other writes; a crash may then lose it, which costs nothing
+    /// but that last status (recovery finds the record `performed`, completes the task again and
+    /// hears that the engine no longer knows it). The default is `save`.
+    async fn save_behind(&self, record: &TaskRecord) -> Result<(), StoreError> {
+        self.save(record).await
+    }
+
+    /// Make every write accepted so far visible to other processes using the same storage.
+    /// Stores that write through at once have nothing to do (the default); a store that buffers
+    /// writes (the SQLite store writes them through every 100 ms) does it now. The worker calls
+    /// this when it stops; call it before a short-lived process exits.
+    async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Write everything through and release what the store holds (threads, files,
+    /// connections); calls made afterwards fail. Call it before a process that owns the store
+    /// exits; dropping the store's last handle does the same in the background. The default does
+    /// nothing.
+    async fn close(&self) {}
+
     /// The record with this key.
     async fn get(&self, key: &TaskKey) -> Result<Option<TaskRecord>, StoreError>;
 

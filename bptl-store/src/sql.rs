@@ -65,7 +65,7 @@ fn claim_returning_record() -> String {
 }
 
 /// `rows` groups of `cols` numbered placeholders: `($1, $2), ($3, $4)`.
-fn placeholders(rows: usize, cols: usize) -> String {
+pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
     let mut out = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         if r > 0 {
@@ -88,7 +88,7 @@ fn placeholders(rows: usize, cols: usize) -> String {
 const RECORD_COLUMNS: usize = 18;
 
 /// `save` of `rows` records (distinct keys) in one statement.
-fn save_rows_sql(rows: usize) -> String {
+pub(crate) fn save_rows_sql(rows: usize) -> String {
     save_sql().replacen(
         &format!("VALUES ({INSERT_VALUES})"),
         &format!("VALUES {}", placeholders(rows, RECORD_COLUMNS)),
@@ -158,6 +158,7 @@ pub(crate) fn timeline_rows(rows: usize) -> &'static str {
 }
 
 /// One timeline entry's columns, ready to bind.
+#[derive(Debug, Clone)]
 pub(crate) struct TimelineRow {
     pub engine: String,
     pub task_id: String,
@@ -212,6 +213,7 @@ pub(crate) fn parse_json(text: &str, column: &str) -> Result<serde_json::Value, 
 }
 
 /// The columns of one record: as bound to statements, in [`COLUMNS`] order, and as read back.
+#[derive(Debug, Clone)]
 pub(crate) struct Columns {
     pub engine: String,
     pub task_id: String,
@@ -689,6 +691,10 @@ macro_rules! impl_task_store {
                 .await
                 .map_err(|e| $crate::sql::db_error("pruning completed task records", e))?;
                 Ok(done.rows_affected())
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
             }
 
             async fn reset_status(

@@ -222,7 +222,9 @@ async fn a_record_deleted_by_another_process_while_in_flight_is_written_again_wh
         data: serde_json::Value::Null,
     };
     worker.append_timeline(&key, &entry).await.unwrap();
-    // Both stores see the record again, with the entry on its timeline.
+    // Another process sees a store's writes once they are written through (every 100 ms, or
+    // at `flush`): then both stores see the record again, with the entry on its timeline.
+    worker.flush().await.unwrap();
     assert_eq!(operator.get(&key).await.unwrap(), Some(claimed.clone()));
     assert_eq!(operator.timeline(&key).await.unwrap(), vec![entry]);
 }

@@ -265,12 +265,25 @@ struct TaskCtx<'a, E> {
 
 impl<E: Engine> TaskCtx<'_, E> {
     async fn save(&self, record: &mut TaskRecord) {
+        self.touch(record);
+        if let Err(e) = self.shared.store.save(record).await {
+            error!("cannot update the task's record: {e}");
+        }
+    }
+
+    /// The last save of a task, after the engine accepted its outcome: nothing waits for it to
+    /// be durable (see [`TaskStore::save_behind`](crate::store::TaskStore::save_behind)).
+    async fn save_behind(&self, record: &mut TaskRecord) {
+        self.touch(record);
+        if let Err(e) = self.shared.store.save_behind(record).await {
+            error!("cannot update the task's record: {e}");
+        }
+    }
+
+    fn touch(&self, record: &mut TaskRecord) {
         record.updated_at = Timestamp::now();
         if let Some(at) = self.keeper.expiry() {
             record.lock_expires_at = Some(at);
-        }
-        if let Err(e) = self.shared.store.save(record).await {
-            error!("cannot update the task's record: {e}");
         }
     }
 
@@ -382,7 +395,7 @@ impl<E: Engine> TaskCtx<'_, E> {
                     "performed → completed",
                     json!({ "from": "performed", "to": "completed" }),
                 );
-                self.save(record).await;
+                self.save_behind(record).await;
                 Counters::add(&shared.counters.completed);
                 ::metrics::counter!(metrics::TASKS_COMPLETED, "topic" => self.topic.to_owned())
                     .increment(1);
@@ -437,7 +450,7 @@ impl<E: Engine> TaskCtx<'_, E> {
                     json!({ "errorMessage": report.error_message, "retries": report.retries,
                             "retryTimeoutMs": report.retry_timeout.as_millis() as u64 }),
                 );
-                self.save(record).await;
+                self.save_behind(record).await;
                 Counters::add(&shared.counters.failed);
                 ::metrics::counter!(metrics::TASKS_FAILED, "topic" => self.topic.to_owned())
                     .increment(1);
@@ -473,7 +486,7 @@ impl<E: Engine> TaskCtx<'_, E> {
                     format!("BPMN error {} reported: {}", bpmn.code, bpmn.message),
                     json!({ "errorCode": bpmn.code, "errorMessage": bpmn.message }),
                 );
-                self.save(record).await;
+                self.save_behind(record).await;
                 Counters::add(&shared.counters.bpmn_errors);
                 ::metrics::counter!(metrics::TASKS_BPMN_ERRORS, "topic" => self.topic.to_owned())
                     .increment(1);

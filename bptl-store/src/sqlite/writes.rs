@@ -1,0 +1,351 @@
+//! What the SQLite store's handles share: the memtable of writes not yet in SQLite, the intent
+//! log they go to first, and the reader connection for point lookups.
+//!
+//! A write is applied to the memtable and encoded for the log under one lock, so the log holds
+//! writes in the order they were applied. A caller that needs its write durable then waits until
+//! the log holds it: the first such caller becomes the *log writer* (after one `yield_now`, so
+//! that the tasks ready at that moment add theirs), appends everything encoded so far in one
+//! `write` system call, and wakes the others. No thread is woken and nothing crosses threads:
+//! the tasks of one fetch claim their records with one system call between them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use bptl_core::store::StoreError;
+use rusqlite::Connection;
+use tokio::sync::Notify;
+
+use super::log::{Frames, Place, Segment};
+use crate::sql::{Columns, TimelineRow};
+
+/// A record's key: engine and task id.
+pub(super) type Key = (String, String);
+
+/// The key of a record's columns.
+pub(super) fn key_of(c: &Columns) -> Key {
+    (c.engine.clone(), c.task_id.clone())
+}
+
+/// Writes accepted but not yet in SQLite.
+#[derive(Default)]
+pub(super) struct Table {
+    /// The latest state of each record written, in the order the records were first written
+    /// (the order SQLite numbers new rows in).
+    records: Vec<Columns>,
+    /// Position in `records` by key.
+    index: HashMap<Key, usize>,
+    /// Timeline entries, in order.
+    pub timeline: Vec<TimelineRow>,
+}
+
+impl Table {
+    pub(super) fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.timeline.is_empty()
+    }
+
+    /// How many records.
+    pub(super) fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// The latest state of `key`.
+    pub(super) fn get(&self, key: &Key) -> Option<&Columns> {
+        self.index.get(key).map(|&i| &self.records[i])
+    }
+
+    /// Store a record's latest state (in the place of its first).
+    pub(super) fn put(&mut self, columns: Box<Columns>) {
+        match self.index.get(&key_of(&columns)) {
+            Some(&i) => self.records[i] = *columns,
+            None => {
+                self.index.insert(key_of(&columns), self.records.len());
+                self.records.push(*columns);
+            }
+        }
+    }
+
+    /// The records, in the order they were first written.
+    pub(super) fn records(&self) -> impl Iterator<Item = &Columns> {
+        self.records.iter()
+    }
+}
+
+/// The log of a file database: where it goes and which generation is being written.
+pub(super) struct LogState {
+    pub place: Place,
+    pub owner: String,
+    /// The generation new writes belong to.
+    pub generation: u64,
+    /// Its file, created at its first write (taken out while a writer appends to it).
+    pub segment: Option<Segment>,
+}
+
+/// Everything behind the store's lock.
+pub(super) struct State {
+    /// Writes since the last write-through.
+    pub active: Table,
+    /// Writes being written through to SQLite (still visible to readers until committed).
+    pub frozen: Option<Arc<Table>>,
+    /// The log generation `frozen` holds.
+    pub frozen_generation: u64,
+    /// The log (`None` for an in-memory database: nothing to make durable).
+    pub log: Option<LogState>,
+    /// Frames encoded but not yet in the log file.
+    pub frames: Frames,
+    /// Position after the last frame encoded (bytes, counted since the store opened).
+    pub appended: u64,
+    /// Position up to which frames are durable (in the log, or written through).
+    pub written: u64,
+    /// A log writer is at work (only one at a time, so frames land in order).
+    pub writing: bool,
+    /// A write-through was asked for because the memtable grew large.
+    pub flush_requested: bool,
+    /// The store was closed.
+    pub closed: bool,
+}
+
+/// More records than this in the memtable ask for a write-through before the next tick.
+pub(super) const MAX_ACTIVE: usize = 20_000;
+
+impl State {
+    /// The latest state of `key` not yet in SQLite.
+    pub(super) fn lookup(&self, key: &Key) -> Option<&Columns> {
+        self.active
+            .get(key)
+            .or_else(|| self.frozen.as_ref().and_then(|f| f.get(key)))
+    }
+
+    /// Apply a record state; returns the log position that makes it durable.
+    pub(super) fn put_record(&mut self, columns: Box<Columns>) -> u64 {
+        if self.log.is_some() {
+            let before = self.frames.bytes.len();
+            self.frames.record(&columns);
+            self.appended += (self.frames.bytes.len() - before) as u64;
+        }
+        self.active.put(columns);
+        self.appended
+    }
+
+    /// Apply timeline entries; returns the log position that makes them durable.
+    pub(super) fn put_timeline(&mut self, rows: Vec<TimelineRow>) -> u64 {
+        if self.log.is_some() {
+            let before = self.frames.bytes.len();
+            for row in &rows {
+                self.frames.timeline(row);
+            }
+            self.appended += (self.frames.bytes.len() - before) as u64;
+        }
+        self.active.timeline.extend(rows);
+        self.appended
+    }
+
+    /// Whether the memtable asks for a write-through now (once until it happens).
+    pub(super) fn wants_flush(&mut self) -> bool {
+        if !self.flush_requested && self.active.len() > MAX_ACTIVE {
+            self.flush_requested = true;
+            return true;
+        }
+        false
+    }
+}
+
+/// Shared by the store's handles and its write-through thread.
+pub(super) struct Inner {
+    state: Mutex<State>,
+    /// Wakes callers waiting for the log (async).
+    logged: Notify,
+    /// Wakes the write-through thread waiting for the log writer to finish.
+    idle: Condvar,
+    /// Point lookups of records not in the memtable.
+    reader: Mutex<Reader>,
+    /// The lock file that marks the log as ours while the store is open.
+    _owner_lock: Option<std::fs::File>,
+    pub url: Arc<str>,
+}
+
+impl Inner {
+    pub(super) fn new(
+        log: Option<LogState>,
+        owner_lock: Option<std::fs::File>,
+        reader: Connection,
+        url: Arc<str>,
+    ) -> Self {
+        Self {
+            state: Mutex::new(State {
+                active: Table::default(),
+                frozen: None,
+                frozen_generation: 0,
+                log,
+                frames: Frames::default(),
+                appended: 0,
+                written: 0,
+                writing: false,
+                flush_requested: false,
+                closed: false,
+            }),
+            logged: Notify::new(),
+            idle: Condvar::new(),
+            reader: Mutex::new(Reader {
+                conn: reader,
+                open: false,
+            }),
+            _owner_lock: owner_lock,
+            url,
+        }
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Run `f` on the reader connection, in its read transaction (begun if none is open).
+    ///
+    /// One read transaction serves many lookups (beginning and ending one costs file-locking
+    /// system calls). It sees the database as of its first read, so the write-through thread
+    /// [ends](Self::end_read) it after every commit, *before* it drops the table it wrote from
+    /// the memtable: a lookup that no longer finds a record in the memtable reads a snapshot
+    /// taken after the record was committed. It also ends it at every tick, so that the snapshot
+    /// is at most about 100 ms old (writes of other processes) and never holds back checkpoints.
+    pub(super) fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        if !reader.open {
+            reader.conn.execute_batch("BEGIN").map_err(|e| {
+                StoreError::new(format!("reading task records: cannot begin a read: {e}"))
+            })?;
+            reader.open = true;
+        }
+        let result = f(&reader.conn);
+        if result.is_err() {
+            let _ = reader.conn.execute_batch("ROLLBACK");
+            reader.open = false;
+        }
+        result
+    }
+
+    /// End the reader's transaction (see [`read`](Self::read)).
+    pub(super) fn end_read(&self) {
+        let mut reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        if reader.open {
+            let _ = reader.conn.execute_batch("COMMIT");
+            reader.open = false;
+        }
+    }
+
+    /// Wait until the log holds everything up to `position`.
+    pub(super) async fn durable(&self, position: u64) -> Result<(), StoreError> {
+        loop {
+            let notified = self.logged.notified();
+            tokio::pin!(notified);
+            // Registered before looking, so that a wake between the look and the wait counts.
+            notified.as_mut().enable();
+            let lead = {
+                let mut st = self.lock();
+                if st.written >= position {
+                    return Ok(());
+                }
+                if st.writing {
+                    false
+                } else {
+                    st.writing = true;
+                    true
+                }
+            };
+            if lead {
+                let writer = Writer(self);
+                // Let the tasks that are ready now add their writes: one system call for all.
+                tokio::task::yield_now().await;
+                let written = self.append_frames();
+                drop(writer);
+                written?;
+            } else {
+                notified.await;
+            }
+        }
+    }
+
+    /// As the log writer: append the encoded frames to the log file.
+    fn append_frames(&self) -> Result<(), StoreError> {
+        let (bytes, end, place, mut segment, owner, generation) = {
+            let mut st = self.lock();
+            let Some(log) = st.log.as_mut() else {
+                st.written = st.appended;
+                return Ok(());
+            };
+            let segment = log.segment.take();
+            let (place, owner, generation) = (log.place.clone(), log.owner.clone(), log.generation);
+            let bytes = std::mem::take(&mut st.frames.bytes);
+            (bytes, st.appended, place, segment, owner, generation)
+        };
+        let result = if bytes.is_empty() {
+            Ok(())
+        } else {
+            let created = match segment.take() {
+                Some(s) => Ok(s),
+                None => Segment::create(&place, &owner, generation),
+            };
+            created.and_then(|mut s| {
+                let appended = s.append(&bytes);
+                segment = Some(s);
+                appended
+            })
+        };
+        let mut st = self.lock();
+        if let Some(log) = st.log.as_mut() {
+            log.segment = segment;
+        }
+        match result {
+            Ok(()) => {
+                st.written = end;
+                Ok(())
+            }
+            Err(e) => {
+                // Keep the frames for the next attempt, ahead of those encoded meanwhile.
+                let newer = std::mem::replace(&mut st.frames.bytes, bytes);
+                st.frames.bytes.extend_from_slice(&newer);
+                Err(StoreError::new(format!(
+                    "cannot write the task store's log next to {} ({e}): check the disk and the directory's permissions",
+                    self.url
+                )))
+            }
+        }
+    }
+
+    /// Become the log writer from a plain thread (the write-through thread), waiting for a
+    /// caller that is one to finish.
+    pub(super) fn take_writer(&self) -> MutexGuard<'_, State> {
+        let mut st = self
+            .idle
+            .wait_while(self.lock(), |st| st.writing)
+            .unwrap_or_else(PoisonError::into_inner);
+        st.writing = true;
+        st
+    }
+
+    /// Stop being the log writer, waking whoever waits.
+    pub(super) fn release_writer(&self, mut st: MutexGuard<'_, State>) {
+        st.writing = false;
+        drop(st);
+        self.idle.notify_all();
+        self.logged.notify_waiters();
+    }
+}
+
+/// The reader connection and whether its read transaction is open.
+struct Reader {
+    conn: Connection,
+    open: bool,
+}
+
+/// Holds the log writer role; gives it up (and wakes the waiting) when dropped, also when the
+/// writing caller's future is dropped half-way.
+struct Writer<'a>(&'a Inner);
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        let st = self.0.lock();
+        self.0.release_writer(st);
+    }
+}
