@@ -61,7 +61,7 @@ pub use postgres::PostgresStore;
 /// The `rusqlite` the SQLite store is built with: [`SqliteStore::with_connection`] hands out
 /// its connection, for queries of your own (reports, test set-up).
 pub use rusqlite;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteOptions, SqliteStore};
 /// The `sqlx` the PostgreSQL store is built with: [`PostgresStore::pool`] returns its pool, for
 /// queries of your own (reports, test set-up).
 pub use sqlx;

@@ -1,5 +1,6 @@
 //! The SQLite store's write-through thread: it owns the writing connection, writes the memtable
-//! through to SQLite every [`INTERVAL`] in one transaction, and serves the calls that need the
+//! through to SQLite every [`SqliteOptions::write_through_interval`](super::SqliteOptions)
+//! (100 ms by default) in one transaction, and serves the calls that need the
 //! database as a whole (listing, counting, pruning, queries of the application's own) right
 //! after such a write-through, so that they see every write made before them.
 //!
@@ -27,9 +28,6 @@ use super::log::{self, Entry, Place, Segment};
 use super::writes::{Inner, Table};
 use super::{BUSY_TIMEOUT, db_error, is_busy, record_params};
 use crate::sql::{Columns, TimelineRow, to_nanos};
-
-/// How often the memtable is written through.
-pub(super) const INTERVAL: Duration = Duration::from_millis(100);
 
 /// A message to the write-through thread.
 pub(super) enum Job {
@@ -107,12 +105,17 @@ enum Covered<'a> {
     Nothing,
 }
 
-/// The thread's loop: write through every [`INTERVAL`] and before every call, until the store
-/// is closed or every handle is gone.
-pub(super) fn serve(inner: &Arc<Inner>, mut conn: Connection, inbox: &mpsc::Receiver<Job>) {
+/// The thread's loop: write through every `interval` and before every call, until the store is
+/// closed or every handle is gone.
+pub(super) fn serve(
+    inner: &Arc<Inner>,
+    mut conn: Connection,
+    inbox: &mpsc::Receiver<Job>,
+    interval: Duration,
+) {
     let mut warned = false;
     loop {
-        let job = match inbox.recv_timeout(INTERVAL) {
+        let job = match inbox.recv_timeout(interval) {
             Ok(job) => Some(job),
             Err(mpsc::RecvTimeoutError::Timeout) => None,
             Err(mpsc::RecvTimeoutError::Disconnected) => {

@@ -161,12 +161,54 @@ fn parse_url(url: &str) -> Result<Location, ConnectError> {
     Ok(Location::File(path.into()))
 }
 
+/// How a [`SqliteStore`] works; the default is what [`SqliteStore::connect`] uses.
+///
+/// ```
+/// use std::time::Duration;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let options = bptl_store::SqliteOptions::default().write_through_interval(Duration::from_millis(250));
+/// let store = bptl_store::SqliteStore::connect_with("sqlite::memory:", options).await.unwrap();
+/// # let _ = store;
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SqliteOptions {
+    /// How often accepted writes are written through to SQLite (default 100 ms). Longer
+    /// intervals put more writes in one transaction (and more of a task's writes into one row
+    /// write) and make other processes see them later; a crash loses nothing either way (the
+    /// log holds what is not written through).
+    pub write_through_interval: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            write_through_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+impl SqliteOptions {
+    /// Set [`write_through_interval`](Self::write_through_interval) (at least 1 ms).
+    #[must_use]
+    pub fn write_through_interval(mut self, interval: Duration) -> Self {
+        self.write_through_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+}
+
 impl SqliteStore {
     /// Open (creating if needed) the database at `url` — `sqlite://PATH` (relative to the
     /// working directory; `sqlite:///abs/path` for an absolute one), `sqlite:PATH` or
     /// `sqlite::memory:` — apply the migrations, and replay the log of any process that died
     /// with writes not yet in the database.
     pub async fn connect(url: &str) -> Result<Self, ConnectError> {
+        Self::connect_with(url, SqliteOptions::default()).await
+    }
+
+    /// [`connect`](Self::connect) with options.
+    pub async fn connect_with(url: &str, options: SqliteOptions) -> Result<Self, ConnectError> {
         let location = parse_url(url)?;
         let redacted: Arc<str> = crate::redact_url(url).into();
         let (jobs, inbox) = mpsc::channel();
@@ -177,7 +219,7 @@ impl SqliteStore {
             .spawn(move || match start(&location, &owned_url, redacted) {
                 Ok((inner, conn)) => {
                     if ready_tx.send(Ok(Arc::clone(&inner))).is_ok() {
-                        flush::serve(&inner, conn, &inbox);
+                        flush::serve(&inner, conn, &inbox, options.write_through_interval);
                     }
                 }
                 Err(e) => {
