@@ -319,6 +319,21 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn append_timeline(&self, key: &TaskKey, entry: &TimelineEntry)
     -> Result<(), StoreError>;
 
+    /// Append an entry at once, without waiting, if this store can (it keeps writes in memory
+    /// first): returns `Ok(false)` when it cannot, and the entry must go through
+    /// [`append_timeline`](Self::append_timeline) instead.
+    ///
+    /// The worker records the entries of a running task this way, and hands them to a
+    /// background writer only when the store returns `Ok(false)` (the default).
+    fn append_timeline_now(
+        &self,
+        key: &TaskKey,
+        entry: &TimelineEntry,
+    ) -> Result<bool, StoreError> {
+        let _ = (key, entry);
+        Ok(false)
+    }
+
     /// Append several entries, in order, possibly to different records (entries for unknown
     /// keys may be kept or dropped, as with [`append_timeline`](Self::append_timeline)).
     ///
@@ -547,10 +562,18 @@ impl TaskStore for InMemoryStore {
         key: &TaskKey,
         entry: &TimelineEntry,
     ) -> Result<(), StoreError> {
+        self.append_timeline_now(key, entry).map(|_| ())
+    }
+
+    fn append_timeline_now(
+        &self,
+        key: &TaskKey,
+        entry: &TimelineEntry,
+    ) -> Result<bool, StoreError> {
         if let Some(stored) = self.lock().records.get_mut(key) {
             stored.timeline.push(entry.clone());
         }
-        Ok(())
+        Ok(true)
     }
 
     async fn append_timelines(

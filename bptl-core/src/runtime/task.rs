@@ -22,23 +22,33 @@ use crate::task::{TaskRef, TaskStatus};
 use crate::timeline::{EventKind, Timeline, TimelineEntry, TimelineSink};
 use crate::value::Variables;
 
-/// Passes timeline entries to the worker's timeline writer (which appends them to the store).
+/// Appends timeline entries to the store at once when it can (see
+/// [`TaskStore::append_timeline_now`](crate::store::TaskStore::append_timeline_now)), else
+/// passes them to the worker's timeline writer, which appends them off the task's path.
 struct StoreSink {
     key: TaskKey,
+    store: Arc<dyn crate::store::TaskStore>,
     tx: tokio::sync::mpsc::UnboundedSender<TimelineMsg>,
 }
 
 impl TimelineSink for StoreSink {
     fn record(&self, entry: &TimelineEntry) {
-        let _ = self
-            .tx
-            .send(TimelineMsg::Entry(self.key.clone(), entry.clone()));
+        match self.store.append_timeline_now(&self.key, entry) {
+            Ok(true) => {}
+            Ok(false) => {
+                let _ = self
+                    .tx
+                    .send(TimelineMsg::Entry(self.key.clone(), entry.clone()));
+            }
+            Err(e) => warn!("cannot write the timeline: {e}"),
+        }
     }
 }
 
 fn store_timeline<E>(shared: &Shared<E>, key: &TaskKey) -> Timeline {
     Timeline::with_sink(Arc::new(StoreSink {
         key: key.clone(),
+        store: Arc::clone(&shared.store),
         tx: shared.timeline_tx.clone(),
     }))
 }

@@ -127,15 +127,15 @@ impl State {
     }
 
     /// Apply timeline entries; returns the log position that makes them durable.
-    pub(super) fn put_timeline(&mut self, rows: Vec<TimelineRow>) -> u64 {
-        if self.log.is_some() {
-            let before = self.frames.bytes.len();
-            for row in &rows {
-                self.frames.timeline(row);
+    pub(super) fn put_timeline(&mut self, rows: impl IntoIterator<Item = TimelineRow>) -> u64 {
+        let before = self.frames.bytes.len();
+        for row in rows {
+            if self.log.is_some() {
+                self.frames.timeline(&row);
             }
-            self.appended += (self.frames.bytes.len() - before) as u64;
+            self.active.timeline.push(row);
         }
-        self.active.timeline.extend(rows);
+        self.appended += (self.frames.bytes.len() - before) as u64;
         self.appended
     }
 
