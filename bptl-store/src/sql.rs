@@ -185,6 +185,49 @@ impl TimelineRow {
     }
 }
 
+/// The `entries` column of a timeline row holding several entries: the rows after the first, as
+/// a JSON array of `[at, kind, message, data]` (`data` is embedded as the JSON it is).
+pub(crate) fn encode_timeline_entries(rows: &[&TimelineRow]) -> String {
+    let mut out = String::with_capacity(rows.len() * 96);
+    out.push('[');
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('[');
+        out.push_str(&row.at.to_string());
+        out.push_str(",\"");
+        out.push_str(row.kind);
+        out.push_str("\",");
+        out.push_str(&serde_json::Value::from(row.message.as_str()).to_string());
+        out.push(',');
+        out.push_str(&row.data);
+        out.push(']');
+    }
+    out.push(']');
+    out
+}
+
+/// The entries [`encode_timeline_entries`] wrote.
+pub(crate) fn decode_timeline_entries(
+    text: &str,
+) -> Result<Vec<bptl_core::TimelineEntry>, StoreError> {
+    let bad = |what: &str| StoreError::new(format!("stored timeline entries: {what}"));
+    let parsed: Vec<(i64, String, String, serde_json::Value)> =
+        serde_json::from_str(text).map_err(|e| bad(&e.to_string()))?;
+    parsed
+        .into_iter()
+        .map(|(at, kind, message, data)| {
+            Ok(bptl_core::TimelineEntry {
+                at: from_nanos(at, "timeline at")?,
+                kind: bptl_core::EventKind::parse(&kind),
+                message,
+                data,
+            })
+        })
+        .collect()
+}
+
 /// Runs a store's batches (see [`crate::group`]) on its pool.
 pub(crate) struct PoolDb<DB: sqlx::Database>(pub sqlx::Pool<DB>);
 
@@ -225,7 +268,8 @@ pub(crate) struct Columns {
     pub retries: Option<i32>,
     pub lock_expires_at: Option<i64>,
     pub variables: String,
-    pub status: String,
+    /// Borrowed when the columns come from a record (no allocation), owned when read back.
+    pub status: std::borrow::Cow<'static, str>,
     pub result_variables: Option<String>,
     pub execution_error: Option<String>,
     pub engine_error: Option<String>,
@@ -249,7 +293,7 @@ impl Columns {
             retries: record.retries,
             lock_expires_at: record.lock_expires_at.map(to_nanos).transpose()?,
             variables: record.variables.to_string(),
-            status: record.status.as_str().to_owned(),
+            status: std::borrow::Cow::Borrowed(record.status.as_str()),
             result_variables: record
                 .result_variables
                 .as_ref()
@@ -332,7 +376,7 @@ macro_rules! impl_task_store {
                     .bind(b.retries)
                     .bind(b.lock_expires_at)
                     .bind(&b.variables)
-                    .bind(&b.status)
+                    .bind(b.status.as_ref())
                     .bind(&b.result_variables)
                     .bind(&b.execution_error)
                     .bind(&b.engine_error)
@@ -484,7 +528,7 @@ macro_rules! impl_task_store {
                     retries: row.try_get("retries").map_err(get)?,
                     lock_expires_at: row.try_get("lock_expires_at").map_err(get)?,
                     variables: row.try_get("variables").map_err(get)?,
-                    status: row.try_get("status").map_err(get)?,
+                    status: std::borrow::Cow::Owned(row.try_get("status").map_err(get)?),
                     result_variables: row.try_get("result_variables").map_err(get)?,
                     execution_error: row.try_get("execution_error").map_err(get)?,
                     engine_error: row.try_get("engine_error").map_err(get)?,

@@ -642,14 +642,16 @@ fn child_files(dir: &TempDir, child: &ChildRun) -> Vec<PathBuf> {
     logs.into_iter().chain(locks).collect()
 }
 
-/// Rows in `bptl_tasks` and `bptl_timeline`, read with a connection of our own (not the store).
+/// Records in `bptl_tasks` and entries in `bptl_timeline`, read with a connection of our own
+/// (not the store).
 fn rows_in_sqlite(dir: &TempDir) -> (i64, i64) {
     let conn = rusqlite::Connection::open(dir.0.join(DB)).unwrap();
-    let count = |table: &str| -> i64 {
-        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
-            .unwrap()
-    };
-    (count("bptl_tasks"), count("bptl_timeline"))
+    let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    (
+        count("SELECT COUNT(*) FROM bptl_tasks"),
+        // A timeline row holds one entry, and the ones after it in `entries` (a JSON array).
+        count("SELECT COUNT(*) + COALESCE(SUM(json_array_length(entries)), 0) FROM bptl_timeline"),
+    )
 }
 
 /// How many timeline entries the `mixed` scenario appends.

@@ -78,12 +78,12 @@ fn save_rows(rows: usize) -> &'static str {
     by_size(&CACHE, rows)
 }
 
-/// Append `rows` timeline entries (`task_seq, at, kind, message, data` each).
+/// Append `rows` timeline rows (`task_seq, at, kind, message, data, entries` each).
 fn timeline_rows(rows: usize) -> &'static str {
     fn build(rows: usize) -> String {
         format!(
-            "INSERT INTO bptl_timeline (task_seq, at, kind, message, data) VALUES {}",
-            crate::sql::placeholders(rows, 5).replace('$', "?")
+            "INSERT INTO bptl_timeline (task_seq, at, kind, message, data, entries) VALUES {}",
+            crate::sql::placeholders(rows, 6).replace('$', "?")
         )
     }
     static CACHE: [LazyLock<String>; 4] = [
@@ -236,7 +236,7 @@ fn freeze(inner: &Inner) -> Option<(Arc<Table>, u64)> {
     }
     let table = Arc::new(std::mem::take(&mut st.active));
     st.frozen = Some(Arc::clone(&table));
-    let pending = std::mem::take(&mut st.frames.bytes);
+    let pending = st.frames.take();
     let end = st.appended;
     let mut generation = 0;
     let mut target = None;
@@ -257,12 +257,14 @@ fn freeze(inner: &Inner) -> Option<(Arc<Table>, u64)> {
     };
     let mut st = inner.lock();
     match appended {
-        Ok(()) => st.written = st.written.max(end),
+        Ok(()) => {
+            st.written = st.written.max(end);
+            st.frames.recycle(pending);
+        }
         Err(e) => {
             // Log them again in the next generation: durable once that is written.
             tracing::warn!("cannot complete the task store's log: {e}");
-            let newer = std::mem::replace(&mut st.frames.bytes, pending);
-            st.frames.bytes.extend_from_slice(&newer);
+            st.frames.restore(pending);
         }
     }
     inner.release_writer(st);
@@ -326,23 +328,39 @@ fn commit(conn: &mut Connection, table: &Table, covered: &Covered<'_>) -> Result
             }
         }
     }
-    let entries: Vec<(i64, &TimelineRow)> = table
-        .timeline
-        .iter()
-        .filter_map(|row| {
-            seqs.get(&(row.engine.as_str(), row.task_id.as_str()))
-                .map(|&seq| (seq, row))
+    // One row per task: its first entry in the row's columns, the ones after it in `entries`.
+    let mut rows: Vec<(i64, Vec<&TimelineRow>)> = Vec::new();
+    let mut row_of: HashMap<i64, usize> = HashMap::new();
+    for entry in &table.timeline {
+        let Some(&seq) = seqs.get(&(entry.engine.as_str(), entry.task_id.as_str())) else {
+            continue;
+        };
+        match row_of.get(&seq) {
+            Some(&i) => rows[i].1.push(entry),
+            None => {
+                row_of.insert(seq, rows.len());
+                rows.push((seq, vec![entry]));
+            }
+        }
+    }
+    let rows: Vec<(i64, &TimelineRow, Option<String>)> = rows
+        .into_iter()
+        .filter_map(|(seq, entries)| {
+            let (first, rest) = entries.split_first()?;
+            let rest = (!rest.is_empty()).then(|| crate::sql::encode_timeline_entries(rest));
+            Some((seq, *first, rest))
         })
         .collect();
-    for chunk in chunks(&entries) {
+    for chunk in chunks(&rows) {
         let mut insert = tx.prepare_cached(timeline_rows(chunk.len())).map_err(err)?;
-        let params = chunk.iter().flat_map(|(seq, row)| {
+        let params = chunk.iter().flat_map(|(seq, row, rest)| {
             [
                 seq as &dyn rusqlite::ToSql,
                 &row.at,
                 &row.kind,
                 &row.message,
                 &row.data,
+                rest,
             ]
         });
         insert

@@ -171,9 +171,35 @@ impl Segment {
 #[derive(Default)]
 pub(super) struct Frames {
     pub bytes: Vec<u8>,
+    /// A written buffer kept for its capacity: the next [`take`](Self::take) leaves it in place
+    /// of the one taken, so encoding does not grow a new buffer from nothing every time.
+    spare: Vec<u8>,
 }
 
+/// A spare buffer larger than this is not kept.
+const MAX_SPARE: usize = 4 << 20;
+
 impl Frames {
+    /// Take the encoded frames, leaving an empty buffer.
+    pub(super) fn take(&mut self) -> Vec<u8> {
+        std::mem::replace(&mut self.bytes, std::mem::take(&mut self.spare))
+    }
+
+    /// Give back a buffer [taken](Self::take) and written, for its capacity.
+    pub(super) fn recycle(&mut self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        if buffer.capacity() <= MAX_SPARE && buffer.capacity() > self.spare.capacity() {
+            self.spare = buffer;
+        }
+    }
+
+    /// Put back frames that could not be written, ahead of those encoded since.
+    pub(super) fn restore(&mut self, mut taken: Vec<u8>) {
+        taken.extend_from_slice(&self.bytes);
+        let newer = std::mem::replace(&mut self.bytes, taken);
+        self.recycle(newer);
+    }
+
     /// Append a record state.
     pub(super) fn record(&mut self, c: &Columns) {
         self.frame(RECORD, |out| {
@@ -370,7 +396,7 @@ fn decode_payload(payload: &[u8]) -> Option<Entry> {
             },
             lock_expires_at: f.opt_i64()?,
             variables: f.str()?,
-            status: f.str()?,
+            status: std::borrow::Cow::Owned(f.str()?),
             result_variables: f.opt_str()?,
             execution_error: f.opt_str()?,
             engine_error: f.opt_str()?,
@@ -436,7 +462,7 @@ mod tests {
             retries: Some(2),
             lock_expires_at: None,
             variables: r#"{"amount":{"type":"Integer","value":21}}"#.into(),
-            status: status.into(),
+            status: status.to_owned().into(),
             result_variables: Some("{}".into()),
             execution_error: None,
             engine_error: Some("HTTP 500: ünïcödé".into()),

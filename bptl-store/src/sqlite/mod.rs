@@ -78,6 +78,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "index of records not completed",
         sql: include_str!("../../migrations/sqlite/0004_open_records_index.sql"),
     },
+    Migration {
+        version: 5,
+        description: "several timeline entries per row",
+        sql: include_str!("../../migrations/sqlite/0005_timeline_entries.sql"),
+    },
 ];
 
 /// Task records in a SQLite file: the default store (`sqlite://bptl.db`).
@@ -390,7 +395,7 @@ fn supersedes(new: &Columns, stored: &Columns) -> bool {
 
 /// Whether a stored record means "the unit already succeeded" for [`TaskStore::claim`].
 fn is_performed(c: &Columns) -> bool {
-    matches!(c.status.as_str(), "performed" | "completed") && c.result_variables.is_some()
+    matches!(c.status.as_ref(), "performed" | "completed") && c.result_variables.is_some()
 }
 
 /// Open the database (writing connection), take ownership of a new log and replay the logs of
@@ -615,7 +620,7 @@ fn read_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Columns> {
         retries: row.get(7)?,
         lock_expires_at: row.get(8)?,
         variables: row.get(9)?,
-        status: row.get(10)?,
+        status: std::borrow::Cow::Owned(row.get(10)?),
         result_variables: row.get(11)?,
         execution_error: row.get(12)?,
         engine_error: row.get(13)?,
@@ -720,29 +725,32 @@ impl TaskStore for SqliteStore {
         let key = key.clone();
         self.run("reading a task's timeline", move |conn| {
             let err = |e| db_error("reading a task's timeline", e);
-            let rows: Vec<(i64, String, String, String)> = conn
+            let rows: Vec<(i64, String, String, String, Option<String>)> = conn
                 .prepare_cached(
-                    "SELECT at, kind, message, data FROM bptl_timeline \
+                    "SELECT at, kind, message, data, entries FROM bptl_timeline \
                      WHERE task_seq = (SELECT seq FROM bptl_tasks WHERE engine = ?1 AND task_id = ?2) \
                      ORDER BY id",
                 )
                 .and_then(|mut s| {
                     s.query_map(params![key.engine, key.task_id], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                     })?
                     .collect()
                 })
                 .map_err(err)?;
-            rows.into_iter()
-                .map(|(at, kind, message, data)| {
-                    Ok(TimelineEntry {
-                        at: from_nanos(at, "timeline at")?,
-                        kind: EventKind::parse(&kind),
-                        message,
-                        data: parse_json(&data, "timeline data")?,
-                    })
-                })
-                .collect()
+            let mut timeline = Vec::with_capacity(rows.len());
+            for (at, kind, message, data, entries) in rows {
+                timeline.push(TimelineEntry {
+                    at: from_nanos(at, "timeline at")?,
+                    kind: EventKind::parse(&kind),
+                    message,
+                    data: parse_json(&data, "timeline data")?,
+                });
+                if let Some(entries) = entries {
+                    timeline.extend(crate::sql::decode_timeline_entries(&entries)?);
+                }
+            }
+            Ok(timeline)
         })
         .await
     }
@@ -855,7 +863,7 @@ impl TaskStore for SqliteStore {
         let Some(mut columns) = self.stored(&(key.engine.clone(), key.task_id.clone()))? else {
             return Ok(false);
         };
-        columns.status = status.as_str().to_owned();
+        columns.status = std::borrow::Cow::Borrowed(status.as_str());
         columns.updated_at = crate::sql::to_nanos(Timestamp::now())?;
         let (found, position) =
             self.apply(what, Box::new(columns), |stored, new| match stored {
@@ -889,7 +897,11 @@ impl TaskStore for SqliteStore {
                 Some(stored) => {
                     new.executions = stored.executions.saturating_add(1);
                     new.created_at = stored.created_at;
-                    let decided = (Some(stored.status.clone()), new.executions, new.created_at);
+                    let decided = (
+                        Some(stored.status.to_string()),
+                        new.executions,
+                        new.created_at,
+                    );
                     (true, Ok(decided))
                 }
                 None => (true, Ok((None, new.executions, new.created_at))),

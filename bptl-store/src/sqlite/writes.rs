@@ -276,7 +276,7 @@ impl Inner {
             };
             let segment = log.segment.take();
             let (place, owner, generation) = (log.place.clone(), log.owner.clone(), log.generation);
-            let bytes = std::mem::take(&mut st.frames.bytes);
+            let bytes = st.frames.take();
             (bytes, st.appended, place, segment, owner, generation)
         };
         let result = if bytes.is_empty() {
@@ -299,12 +299,12 @@ impl Inner {
         match result {
             Ok(()) => {
                 st.written = end;
+                st.frames.recycle(bytes);
                 Ok(())
             }
             Err(e) => {
                 // Keep the frames for the next attempt, ahead of those encoded meanwhile.
-                let newer = std::mem::replace(&mut st.frames.bytes, bytes);
-                st.frames.bytes.extend_from_slice(&newer);
+                st.frames.restore(bytes);
                 Err(StoreError::new(format!(
                     "cannot write the task store's log next to {} ({e}): check the disk and the directory's permissions",
                     self.url
