@@ -101,6 +101,7 @@ conformance!(
     concurrent_writes_of_many_tasks_stay_apart,
     batched_timeline_entries_keep_their_order,
     a_stale_save_never_overwrites_a_newer_run,
+    process_instances_that_end_alike_are_told_apart,
 );
 
 fn record(topic: &str) -> TaskRecord {
@@ -753,5 +754,45 @@ async fn a_stale_save_never_overwrites_a_newer_run(store: Arc<dyn TaskStore>) {
     assert_eq!(
         store.get(&first.key()).await.unwrap().unwrap().status,
         TaskStatus::Completed
+    );
+}
+
+async fn process_instances_that_end_alike_are_told_apart(store: Arc<dyn TaskStore>) {
+    // Ids with the same last characters (UUIDs rarely, numeric ids often), one without any, and
+    // ids shorter than those characters.
+    let ids = [
+        Some("11111111-aaaa-4aaa-8aaa-123456789abc"),
+        Some("22222222-bbbb-4bbb-8bbb-123456789abc"),
+        Some("1000012345678"),
+        Some("2000012345678"),
+        Some("42"),
+        None,
+    ];
+    let mut saved = Vec::new();
+    for (i, pi) in ids.iter().enumerate() {
+        let mut r = record("alike");
+        r.process_instance_id = pi.map(str::to_owned);
+        r.status = TaskStatus::ALL[i % 5];
+        store.save(&r).await.unwrap();
+        saved.push(r);
+    }
+    for (pi, r) in ids.iter().zip(&saved) {
+        let Some(pi) = pi else { continue };
+        let found = store
+            .list(&TaskFilter::default().process_instance(*pi))
+            .await
+            .unwrap();
+        assert_eq!(
+            found.iter().map(|f| &f.task_id).collect::<Vec<_>>(),
+            vec![&r.task_id],
+            "{pi}"
+        );
+    }
+    assert!(
+        store
+            .list(&TaskFilter::default().process_instance("12345678"))
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

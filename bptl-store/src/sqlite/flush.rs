@@ -78,6 +78,24 @@ fn save_rows(rows: usize) -> &'static str {
     by_size(&CACHE, rows)
 }
 
+/// Add `rows` records to the process instance lookup (`seq, process_instance_id` each).
+fn process_instance_rows(rows: usize) -> &'static str {
+    fn build(rows: usize) -> String {
+        let values = (0..rows)
+            .map(|r| format!("(?{}, substr(?{}, -8))", 2 * r + 1, 2 * r + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("INSERT OR IGNORE INTO bptl_process_instances (seq, tail) VALUES {values}")
+    }
+    static CACHE: [LazyLock<String>; 4] = [
+        LazyLock::new(|| build(CHUNK_SIZES[0])),
+        LazyLock::new(|| build(CHUNK_SIZES[1])),
+        LazyLock::new(|| build(CHUNK_SIZES[2])),
+        LazyLock::new(|| build(CHUNK_SIZES[3])),
+    ];
+    by_size(&CACHE, rows)
+}
+
 /// Append `rows` timeline rows (`task_seq, at, kind, message, data, entries` each).
 fn timeline_rows(rows: usize) -> &'static str {
     fn build(rows: usize) -> String {
@@ -309,6 +327,26 @@ fn commit(conn: &mut Connection, table: &Table, covered: &Covered<'_>) -> Result
                 seqs.insert((c.engine.as_str(), c.task_id.as_str()), seq);
             }
         }
+    }
+    // The process instance lookup (migration 6): a row for each record written for the first
+    // time (an existing row is kept).
+    let tails: Vec<(i64, &str)> = records
+        .iter()
+        .filter_map(|c| {
+            let seq = *seqs.get(&(c.engine.as_str(), c.task_id.as_str()))?;
+            Some((seq, c.process_instance_id.as_deref()?))
+        })
+        .collect();
+    for chunk in chunks(&tails) {
+        let mut insert = tx
+            .prepare_cached(process_instance_rows(chunk.len()))
+            .map_err(err)?;
+        let params = chunk
+            .iter()
+            .flat_map(|(seq, pi)| [seq as &dyn rusqlite::ToSql, pi]);
+        insert
+            .execute(rusqlite::params_from_iter(params))
+            .map_err(err)?;
     }
     // Timeline entries of records not written here: their `seq` from the database (entries of
     // unknown records are dropped).

@@ -83,6 +83,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "several timeline entries per row",
         sql: include_str!("../../migrations/sqlite/0005_timeline_entries.sql"),
     },
+    Migration {
+        version: 6,
+        description: "process instance lookup without a random index",
+        sql: include_str!("../../migrations/sqlite/0006_process_instance_lookup.sql"),
+    },
 ];
 
 /// Task records in a SQLite file: the default store (`sqlite://bptl.db`).
@@ -691,6 +696,13 @@ impl TaskStore for SqliteStore {
             push(&mut sql, "AND topic =", SqlValue::Text(topic.clone()));
         }
         if let Some(pi) = &filter.process_instance_id {
+            // Through the small table of id tails (migration 6), then the exact id.
+            push(
+                &mut sql,
+                "AND seq IN (SELECT seq FROM bptl_process_instances WHERE tail = substr(",
+                SqlValue::Text(pi.clone()),
+            );
+            sql.push_str(", -8))");
             push(
                 &mut sql,
                 "AND process_instance_id =",
@@ -795,12 +807,19 @@ impl TaskStore for SqliteStore {
             // Completed records are in no status index (most records are): this scans the table,
             // which an hourly prune can afford; the worker's writes wait in the memtable and the
             // log meanwhile, not its tasks.
-            tx.execute(
-                "DELETE FROM bptl_timeline WHERE task_seq IN \
-                 (SELECT seq FROM bptl_tasks WHERE status = 'completed' AND updated_at < ?1)",
-                params![before],
-            )
-            .map_err(err)?;
+            for dependent in [
+                "DELETE FROM bptl_timeline WHERE task_seq IN",
+                "DELETE FROM bptl_process_instances WHERE seq IN",
+            ] {
+                tx.execute(
+                    &format!(
+                        "{dependent} (SELECT seq FROM bptl_tasks \
+                         WHERE status = 'completed' AND updated_at < ?1)"
+                    ),
+                    params![before],
+                )
+                .map_err(err)?;
+            }
             let deleted = tx
                 .execute(
                     "DELETE FROM bptl_tasks WHERE status = 'completed' AND updated_at < ?1",
