@@ -14,7 +14,6 @@
 //! Writes of one record in one interval reach SQLite as one upsert of its last state: a task that
 //! is claimed, performed and completed within 100 ms costs one row write, not three.
 
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, LazyLock, mpsc};
 use std::time::Duration;
@@ -25,7 +24,7 @@ use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use super::log::{self, Entry, Place, Segment};
-use super::writes::{Inner, Table};
+use super::writes::{FastMap, Inner, Table};
 use super::{BUSY_TIMEOUT, db_error, is_busy, record_params};
 use crate::sql::{Columns, TimelineRow, to_nanos};
 
@@ -307,7 +306,8 @@ fn commit(conn: &mut Connection, table: &Table, covered: &Covered<'_>) -> Result
         })?;
     // The records, many per statement; the rows written report their `seq` for the timeline.
     let records: Vec<&Columns> = table.records().collect();
-    let mut seqs: HashMap<(&str, &str), i64> = HashMap::with_capacity(records.len());
+    let mut seqs: FastMap<(&str, &str), i64> = FastMap::default();
+    seqs.reserve(records.len());
     for chunk in chunks(&records) {
         let mut save = tx.prepare_cached(save_rows(chunk.len())).map_err(err)?;
         let params = chunk.iter().flat_map(|c| record_params(c));
@@ -368,7 +368,7 @@ fn commit(conn: &mut Connection, table: &Table, covered: &Covered<'_>) -> Result
     }
     // One row per task: its first entry in the row's columns, the ones after it in `entries`.
     let mut rows: Vec<(i64, Vec<&TimelineRow>)> = Vec::new();
-    let mut row_of: HashMap<i64, usize> = HashMap::new();
+    let mut row_of: FastMap<i64, usize> = FastMap::default();
     for entry in &table.timeline {
         let Some(&seq) = seqs.get(&(entry.engine.as_str(), entry.task_id.as_str())) else {
             continue;
