@@ -156,9 +156,13 @@ pub(super) fn serve(
                 );
                 warned = true;
             }
-            Ok(()) => warned = false,
-            Err(_) => {}
+            Ok(()) if warned => {
+                tracing::info!("task records are written to {} again", inner.url);
+                warned = false;
+            }
+            _ => {}
         }
+        inner.lock().failing = flushed.as_ref().err().cloned();
         match job {
             Some(Job::Flush(Some(reply))) => {
                 let _ = reply.send(flushed);

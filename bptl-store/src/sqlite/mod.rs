@@ -356,6 +356,13 @@ impl SqliteStore {
             if st.closed {
                 return Err(self.closed(what));
             }
+            if let Some(failing) = st.refuses() {
+                return Err(StoreError::new(format!(
+                    "{what}: the SQLite store {} holds {} records it cannot write to the database ({failing}); no more are taken until it can",
+                    self.inner.url,
+                    st.active.len()
+                )));
+            }
             let latest = match st.lookup(&key) {
                 Some(c) => Some(c),
                 // Not written recently: SQLite's state, read outside the lock (below), holds

@@ -138,10 +138,16 @@ pub(super) struct State {
     pub flush_requested: bool,
     /// The store was closed.
     pub closed: bool,
+    /// Why the last write-through failed (cleared by one that succeeds).
+    pub failing: Option<StoreError>,
 }
 
 /// More records than this in the memtable ask for a write-through before the next tick.
 pub(super) const MAX_ACTIVE: usize = 20_000;
+
+/// While write-throughs fail, the memtable takes at most this many records; later writes fail
+/// with the reason (tasks are then unlocked rather than run), so memory stays bounded.
+pub(super) const MAX_ACTIVE_FAILING: usize = 100_000;
 
 impl State {
     /// The latest state of `key` not yet in SQLite.
@@ -173,6 +179,13 @@ impl State {
         }
         self.appended += (self.frames.bytes.len() - before) as u64;
         self.appended
+    }
+
+    /// Why new record writes are refused: write-throughs fail and the memtable is full.
+    pub(super) fn refuses(&self) -> Option<&StoreError> {
+        self.failing
+            .as_ref()
+            .filter(|_| self.active.len() >= MAX_ACTIVE_FAILING)
     }
 
     /// Whether the memtable asks for a write-through now (once until it happens).
@@ -218,6 +231,7 @@ impl Inner {
                 writing: false,
                 flush_requested: false,
                 closed: false,
+                failing: None,
             }),
             logged: Notify::new(),
             idle: Condvar::new(),
