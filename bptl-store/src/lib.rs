@@ -19,6 +19,12 @@
 //! (versioned in the `bptl_schema_migrations` table for SQLite, `_sqlx_migrations` for
 //! PostgreSQL; applying them again is a no-op).
 //!
+//! The SQLite store makes a write durable in an intent log of its own and writes to the database
+//! in the background, every 100 ms, many records per transaction (see [`SqliteStore`]): the
+//! worker's tasks never wait for a SQLite commit. Other processes see its writes after that
+//! write-through; [`TaskStore::flush`] does one at once, and [`TaskStore::close`] before a
+//! process exits.
+//!
 //! ```
 //! use bptl_core::store::{Claim, TaskFilter, TaskRecord, TaskStore};
 //! use bptl_core::{variables, InMemoryTask, TaskStatus};

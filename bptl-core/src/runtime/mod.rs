@@ -24,7 +24,7 @@
 //!   at the end of grace are aborted and their tasks unlocked so another worker can take them at
 //!   once. A second shutdown request ([`WorkerHandle::shutdown_now`], a second signal) returns at
 //!   once.
-//! * **Records**: every task is written to the [`TaskStore`](crate::store::TaskStore) before
+//! * **Records**: every task is written to the [`crate::store::TaskStore`] before
 //!   its unit runs; see [`crate::store`] for exactly-once completion and crash recovery.
 //!
 //! ```no_run

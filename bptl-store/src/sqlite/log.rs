@@ -3,7 +3,7 @@
 //! Every record state and timeline entry the store accepts is appended to a log file of the
 //! process that accepted it, next to the database: `{db}-bptl-{owner}.{generation}.log`. A
 //! batch of writes costs one `write` system call; SQLite sees them later, many at once, when
-//! the store writes its [memtable](super::memtable) through (see `super::flush`). After such a
+//! the store writes its memtable through (see `super::writes` and `super::flush`). After such a
 //! write-through commits, it records the generation it covered in `bptl_log_owners` and deletes
 //! the file; new writes go to the next generation.
 //!
@@ -97,7 +97,7 @@ impl Place {
     }
 
     /// Owners whose process died (their lock file is not locked): each comes back locked by
-    /// us, until [`Orphan::forget`].
+    /// us until the [`Orphan`] is dropped.
     pub(super) fn orphans(&self, own: &str) -> std::io::Result<Vec<Orphan>> {
         let suffix = ".lock";
         let prefix = format!("{}-bptl-", self.stem);

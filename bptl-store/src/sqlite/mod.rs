@@ -97,13 +97,22 @@ const MIGRATIONS: &[Migration] = &[
 
 /// Task records in a SQLite file: the default store (`sqlite://bptl.db`).
 ///
-/// Opened in WAL mode with `synchronous = NORMAL` and a 10 s busy timeout. Writes go to an
-/// in-memory table and to the store's intent log first, and reach SQLite every 100 ms, many at
-/// once (see the [module documentation](self)). A write that returned survives a crash of the
-/// worker process (SIGKILL, panic, OOM kill): the log of a process that died is replayed by the
-/// next process that opens the database. Only a power loss or an operating-system crash may
-/// lose the last writes. Other processes (operator commands) see writes once they are written
-/// through, at most about 100 ms later; [`TaskStore::flush`] writes through at once.
+/// Opened in WAL mode with `synchronous = NORMAL` and a 10 s busy timeout. A write is applied
+/// to an in-memory table of recent writes and appended to the store's intent log, and the call
+/// returns once the log holds it: the writes made at one moment share one `write` system call.
+/// A thread of the store's own writes the table through to SQLite every 100 ms
+/// ([`SqliteOptions::write_through_interval`]) in one transaction, one upsert per record however
+/// often it changed. Reads see both: point lookups consult the recent writes first, and calls
+/// over the whole database (listing, counting, pruning) run right after a write-through.
+///
+/// A write that returned survives a crash of the worker process (SIGKILL, panic, OOM kill): the
+/// log of a process that died is replayed by the next process that opens the database. Only a
+/// power loss or an operating-system crash may lose the last writes. Writes nobody waits for
+/// ([`TaskStore::save_behind`], timeline entries) are in the log with the next write someone
+/// waits for, and in SQLite with the next write-through. Other processes (operator commands)
+/// see writes once they are written through, at most about 100 ms later; [`TaskStore::flush`]
+/// writes through at once. One worker process per database: several workers need a
+/// [`PostgresStore`](crate::PostgresStore).
 ///
 /// The log files sit next to the database: `bptl.db-bptl-OWNER.lock` marks an open store, and
 /// `bptl.db-bptl-OWNER.GENERATION.log` holds writes not yet in SQLite. Keep them with the

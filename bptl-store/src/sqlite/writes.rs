@@ -5,8 +5,9 @@
 //! writes in the order they were applied. A caller that needs its write durable then waits until
 //! the log holds it: the first such caller becomes the *log writer* (after one `yield_now`, so
 //! that the tasks ready at that moment add theirs), appends everything encoded so far in one
-//! `write` system call, and wakes the others. No thread is woken and nothing crosses threads:
-//! the tasks of one fetch claim their records with one system call between them.
+//! `write` system call, and wakes the others. The writing is done by the callers' own tasks, not
+//! by a thread that must be woken: the tasks of one fetch claim their records with one system
+//! call between them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -91,10 +92,10 @@ impl Table {
 
     /// Store a record's latest state (in the place of its first).
     pub(super) fn put(&mut self, columns: Box<Columns>) {
-        match self.index.get(&key_of(&columns)) {
-            Some(&i) => self.records[i] = *columns,
-            None => {
-                self.index.insert(key_of(&columns), self.records.len());
+        match self.index.entry(key_of(&columns)) {
+            std::collections::hash_map::Entry::Occupied(at) => self.records[*at.get()] = *columns,
+            std::collections::hash_map::Entry::Vacant(at) => {
+                at.insert(self.records.len());
                 self.records.push(*columns);
             }
         }
