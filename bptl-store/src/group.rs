@@ -1,7 +1,6 @@
-//! Group commit for the PostgreSQL store (the SQLite store's thread does the same its own way,
-//! see `sqlite.rs`): one writer task per store takes every write waiting (record saves, claims,
-//! timeline appends) and commits them in **one transaction**, with one multi-row statement per
-//! kind of write. Each caller's future resolves only after that commit, so a write is exactly
+//! Group commit for the PostgreSQL store: one writer task per store takes every write waiting
+//! (record saves, claims, timeline appends) and commits them in **one transaction**, with one
+//! multi-row statement per kind of write. Each caller's future resolves only after that commit, so a write is exactly
 //! as durable when its call returns as it would be alone — but a burst of 64 concurrent tasks
 //! costs one commit and a handful of statements instead of 64 of each.
 //!
@@ -9,6 +8,9 @@
 //! of different callers in one batch are applied in the order they arrived; when two of them
 //! touch the same record they go to separate [`Segment`]s executed one after the other in
 //! the same transaction, so the outcome is the one sequential execution would give.
+//!
+//! (The SQLite store makes writes durable in a log of its own and writes them to SQLite in
+//! batches, see `sqlite/`; it cuts its multi-row statements with [`chunks`] too.)
 //!
 //! When a batch fails (a constraint, a deadlock between processes sharing PostgreSQL, a busy
 //! database), it is rolled back and every write in it is retried alone, so that one bad write

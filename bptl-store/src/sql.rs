@@ -122,10 +122,14 @@ fn timeline_rows_sql(rows: usize) -> String {
 }
 
 /// The statements of one kind, one per [`CHUNK_SIZES`](crate::group::CHUNK_SIZES).
-type Cache = std::sync::OnceLock<Vec<String>>;
+pub(crate) type Cache = std::sync::OnceLock<Vec<String>>;
 
 /// The statement for `rows` (one of [`CHUNK_SIZES`](crate::group::CHUNK_SIZES)), built once.
-fn cached(cache: &'static Cache, build: fn(usize) -> String, rows: usize) -> &'static str {
+pub(crate) fn cached(
+    cache: &'static Cache,
+    build: fn(usize) -> String,
+    rows: usize,
+) -> &'static str {
     let all = cache.get_or_init(|| {
         crate::group::CHUNK_SIZES
             .iter()

@@ -15,7 +15,7 @@
 //! is claimed, performed and completed within 100 ms costs one row write, not three.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, LazyLock, mpsc};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use bptl_core::store::StoreError;
@@ -38,27 +38,6 @@ pub(super) enum Job {
     Close(oneshot::Sender<()>),
 }
 
-/// Rows per statement: a write-through splits its records and timeline entries into chunks of
-/// these sizes (largest first), so that a handful of prepared statements serve any count.
-const CHUNK_SIZES: [usize; 4] = [64, 16, 4, 1];
-
-/// `items` in chunks of [`CHUNK_SIZES`].
-fn chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
-    let mut rest = items;
-    std::iter::from_fn(move || {
-        let size = CHUNK_SIZES.iter().copied().find(|&n| n <= rest.len())?;
-        let (chunk, tail) = rest.split_at(size);
-        rest = tail;
-        Some(chunk)
-    })
-}
-
-/// The statement for one of [`CHUNK_SIZES`], built once.
-fn by_size(cache: &'static [LazyLock<String>; 4], rows: usize) -> &'static str {
-    let i = CHUNK_SIZES.iter().position(|&n| n == rows).unwrap_or(3);
-    cache[i].as_str()
-}
-
 /// Upsert `rows` records (the rule of `TaskStore::save`), returning each written row's key and
 /// `seq`.
 fn save_rows(rows: usize) -> &'static str {
@@ -68,13 +47,8 @@ fn save_rows(rows: usize) -> &'static str {
             crate::sql::save_rows_sql(rows).replace('$', "?")
         )
     }
-    static CACHE: [LazyLock<String>; 4] = [
-        LazyLock::new(|| build(CHUNK_SIZES[0])),
-        LazyLock::new(|| build(CHUNK_SIZES[1])),
-        LazyLock::new(|| build(CHUNK_SIZES[2])),
-        LazyLock::new(|| build(CHUNK_SIZES[3])),
-    ];
-    by_size(&CACHE, rows)
+    static CACHE: crate::sql::Cache = std::sync::OnceLock::new();
+    crate::sql::cached(&CACHE, build, rows)
 }
 
 /// Add `rows` records to the process instance lookup (`seq, process_instance_id` each).
@@ -86,13 +60,8 @@ fn process_instance_rows(rows: usize) -> &'static str {
             .join(", ");
         format!("INSERT OR IGNORE INTO bptl_process_instances (seq, tail) VALUES {values}")
     }
-    static CACHE: [LazyLock<String>; 4] = [
-        LazyLock::new(|| build(CHUNK_SIZES[0])),
-        LazyLock::new(|| build(CHUNK_SIZES[1])),
-        LazyLock::new(|| build(CHUNK_SIZES[2])),
-        LazyLock::new(|| build(CHUNK_SIZES[3])),
-    ];
-    by_size(&CACHE, rows)
+    static CACHE: crate::sql::Cache = std::sync::OnceLock::new();
+    crate::sql::cached(&CACHE, build, rows)
 }
 
 /// Append `rows` timeline rows (`task_seq, at, kind, message, data, entries` each).
@@ -103,13 +72,8 @@ fn timeline_rows(rows: usize) -> &'static str {
             crate::sql::placeholders(rows, 6).replace('$', "?")
         )
     }
-    static CACHE: [LazyLock<String>; 4] = [
-        LazyLock::new(|| build(CHUNK_SIZES[0])),
-        LazyLock::new(|| build(CHUNK_SIZES[1])),
-        LazyLock::new(|| build(CHUNK_SIZES[2])),
-        LazyLock::new(|| build(CHUNK_SIZES[3])),
-    ];
-    by_size(&CACHE, rows)
+    static CACHE: crate::sql::Cache = std::sync::OnceLock::new();
+    crate::sql::cached(&CACHE, build, rows)
 }
 
 /// What a write-through records about the log it covers.
@@ -312,7 +276,7 @@ fn commit(conn: &mut Connection, table: &Table, covered: &Covered<'_>) -> Result
     let records: Vec<&Columns> = table.records().collect();
     let mut seqs: FastMap<(&str, &str), i64> = FastMap::default();
     seqs.reserve(records.len());
-    for chunk in chunks(&records) {
+    for chunk in crate::group::chunks(&records) {
         let mut save = tx.prepare_cached(save_rows(chunk.len())).map_err(err)?;
         let params = chunk.iter().flat_map(|c| record_params(c));
         let mut rows = save
@@ -341,7 +305,7 @@ fn commit(conn: &mut Connection, table: &Table, covered: &Covered<'_>) -> Result
             Some((seq, c.process_instance_id.as_deref()?))
         })
         .collect();
-    for chunk in chunks(&tails) {
+    for chunk in crate::group::chunks(&tails) {
         let mut insert = tx
             .prepare_cached(process_instance_rows(chunk.len()))
             .map_err(err)?;
@@ -393,7 +357,7 @@ fn commit(conn: &mut Connection, table: &Table, covered: &Covered<'_>) -> Result
             Some((seq, *first, rest))
         })
         .collect();
-    for chunk in chunks(&rows) {
+    for chunk in crate::group::chunks(&rows) {
         let mut insert = tx.prepare_cached(timeline_rows(chunk.len())).map_err(err)?;
         let params = chunk.iter().flat_map(|(seq, row, rest)| {
             [

@@ -525,7 +525,8 @@ fn open(location: &Location, url: &str) -> Result<(Connection, Target), ConnectE
     let conn = conn.map_err(|e| ConnectError::open(url, e))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| ConnectError::open(url, e))?;
-    conn.set_prepared_statement_cache_capacity(32);
+    // The write-through's multi-row statements (three kinds, seven sizes) and the reads.
+    conn.set_prepared_statement_cache_capacity(64);
     conn.pragma_update(None, "cache_size", -CACHE_KIB)
         .map_err(|e| ConnectError::open(url, e))?;
     // Statement journals (an upsert that fails half-way is undone alone) in memory, not in a
