@@ -1,8 +1,8 @@
 //! Group commit for the PostgreSQL store: one writer task per store takes every write waiting
 //! (record saves, claims, timeline appends) and commits them in **one transaction**, with one
-//! multi-row statement per kind of write. Each caller's future resolves only after that commit, so a write is exactly
-//! as durable when its call returns as it would be alone — but a burst of 64 concurrent tasks
-//! costs one commit and a handful of statements instead of 64 of each.
+//! multi-row statement per kind of write. Each caller's future resolves only after that commit,
+//! so a write is exactly as durable when its call returns as it would be alone — but a burst of
+//! 64 concurrent tasks costs one commit and a handful of statements instead of 64 of each.
 //!
 //! Per caller, writes stay in order (a caller awaits each write before making the next). Writes
 //! of different callers in one batch are applied in the order they arrived; when two of them
