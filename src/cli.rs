@@ -479,24 +479,33 @@ fn report<T>(result: Result<T, crate::ops::OpsError>) -> u8 {
     }
 }
 
-async fn list_tasks(path: PathBuf, filter: TaskFilter) -> u8 {
-    let (_, store) = match load_store(&path).await {
+/// Run an operator command on the store the configuration at `path` names, then close the
+/// store (so that its writes reach the database before the process exits).
+async fn on_store<F, T>(path: &std::path::Path, command: F) -> u8
+where
+    F: AsyncFnOnce(&dyn TaskStore) -> Result<T, crate::ops::OpsError>,
+{
+    let (_, store) = match load_store(path).await {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let result = crate::ops::tasks(&*store, &filter, &mut std::io::stdout().lock()).await;
+    let result = command(&*store).await;
     store.close().await;
     report(result)
 }
 
+async fn list_tasks(path: PathBuf, filter: TaskFilter) -> u8 {
+    on_store(&path, async |store| {
+        crate::ops::tasks(store, &filter, &mut std::io::stdout().lock()).await
+    })
+    .await
+}
+
 async fn show_task(path: PathBuf, id: String) -> u8 {
-    let (_, store) = match load_store(&path).await {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let result = crate::ops::show(&*store, &id, &mut std::io::stdout().lock()).await;
-    store.close().await;
-    report(result)
+    on_store(&path, async |store| {
+        crate::ops::show(store, &id, &mut std::io::stdout().lock()).await
+    })
+    .await
 }
 
 async fn stats(path: PathBuf, since: String, all: bool) -> u8 {
@@ -511,13 +520,10 @@ async fn stats(path: PathBuf, since: String, all: bool) -> u8 {
             }
         }
     };
-    let (_, store) = match load_store(&path).await {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let result = crate::ops::stats(&*store, since, &mut std::io::stdout().lock()).await;
-    store.close().await;
-    report(result)
+    on_store(&path, async |store| {
+        crate::ops::stats(store, since, &mut std::io::stdout().lock()).await
+    })
+    .await
 }
 
 async fn prune(path: PathBuf, older_than: String) -> u8 {
@@ -528,13 +534,10 @@ async fn prune(path: PathBuf, older_than: String) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let (_, store) = match load_store(&path).await {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let result = crate::ops::prune(&*store, age, &mut std::io::stdout().lock()).await;
-    store.close().await;
-    report(result)
+    on_store(&path, async |store| {
+        crate::ops::prune(store, age, &mut std::io::stdout().lock()).await
+    })
+    .await
 }
 
 async fn execute_task(path: PathBuf, id: String, force: bool) -> u8 {
