@@ -147,6 +147,10 @@ pub(super) struct Orphan {
 /// A log file being appended to.
 pub(super) struct Segment {
     file: File,
+    /// Bytes in the file that hold whole frames.
+    len: u64,
+    /// A failed append could not be cut off: nothing more goes into this file.
+    broken: bool,
 }
 
 impl Segment {
@@ -158,12 +162,37 @@ impl Segment {
             .write(true)
             .open(place.segment_path(owner, generation))?;
         file.write_all(MAGIC)?;
-        Ok(Self { file })
+        Ok(Self {
+            file,
+            len: MAGIC.len() as u64,
+            broken: false,
+        })
     }
 
-    /// Append encoded frames (see [`Frames`]) in one system call.
+    /// Append encoded frames (see [`Frames`]), in one system call unless the kernel takes them
+    /// in parts. When it fails, whatever part was written is cut off again, so that the frames
+    /// can be appended again later without a torn frame before them (replay stops at one).
     pub(super) fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.file.write_all(bytes)
+        use std::io::{Seek as _, SeekFrom};
+        if self.broken {
+            return Err(std::io::Error::other(
+                "an earlier write to this log file failed and could not be undone",
+            ));
+        }
+        match self.file.write_all(bytes) {
+            Ok(()) => {
+                self.len += bytes.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                let undone = self
+                    .file
+                    .set_len(self.len)
+                    .and_then(|()| self.file.seek(SeekFrom::Start(self.len)));
+                self.broken = undone.is_err();
+                Err(e)
+            }
+        }
     }
 }
 
