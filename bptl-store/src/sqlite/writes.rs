@@ -3,9 +3,10 @@
 //!
 //! A write is applied to the memtable and encoded for the log under one lock, so the log holds
 //! writes in the order they were applied. A caller that needs its write durable then waits until
-//! the log holds it: the first such caller becomes the *log writer* (after one `yield_now`, so
-//! that the tasks ready at that moment add theirs), appends everything encoded so far in one
-//! `write` system call, and wakes the others. The writing is done by the callers' own tasks, not
+//! the log holds it: the first such caller becomes the *log writer*, appends everything encoded
+//! so far in one `write` system call, and wakes the others. When others waited for the last
+//! write, the writer first lets the tasks that are ready at that moment add theirs (one
+//! `yield_now`); a caller that waited alone writes at once. The writing is done by the callers' own tasks, not
 //! by a thread that must be woken: the tasks of one fetch claim their records with one system
 //! call between them.
 
