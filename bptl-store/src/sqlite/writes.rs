@@ -136,9 +136,6 @@ pub(super) struct State {
     pub written: u64,
     /// A log writer is at work (only one at a time, so frames land in order).
     pub writing: bool,
-    /// Callers waiting for the log now, and how many waited when the last write was made.
-    pub waiting: usize,
-    pub last_group: usize,
     /// A write-through was asked for because the memtable grew large.
     pub flush_requested: bool,
     /// The store was closed.
@@ -234,8 +231,6 @@ impl Inner {
                 appended: 0,
                 written: 0,
                 writing: false,
-                waiting: 0,
-                last_group: 0,
                 flush_requested: false,
                 closed: false,
                 failing: None,
@@ -293,7 +288,6 @@ impl Inner {
 
     /// Wait until the log holds everything up to `position`.
     pub(super) async fn durable(&self, position: u64) -> Result<(), StoreError> {
-        let mut waiting = None;
         loop {
             let notified = self.logged.notified();
             tokio::pin!(notified);
@@ -304,30 +298,22 @@ impl Inner {
                 if st.written >= position {
                     return Ok(());
                 }
-                if waiting.is_none() {
-                    waiting = Some(Waiting::new(self, &mut st));
-                }
                 if st.writing {
-                    None
+                    false
                 } else {
                     st.writing = true;
-                    // Others waited for the last write: more are likely to come at once, so let
-                    // the tasks that are ready now add theirs first (one system call for all).
-                    // A caller that waited alone writes at once (gathering would only delay it).
-                    Some(st.last_group > 1)
+                    true
                 }
             };
-            match lead {
-                Some(gather) => {
-                    let writer = Writer(self);
-                    if gather {
-                        tokio::task::yield_now().await;
-                    }
-                    let written = self.append_frames();
-                    drop(writer);
-                    written?;
-                }
-                None => notified.await,
+            if lead {
+                let writer = Writer(self);
+                // Let the tasks that are ready now add their writes: one system call for all.
+                tokio::task::yield_now().await;
+                let written = self.append_frames();
+                drop(writer);
+                written?;
+            } else {
+                notified.await;
             }
         }
     }
@@ -343,7 +329,6 @@ impl Inner {
             let segment = log.segment.take();
             let (place, owner, generation) = (log.place.clone(), log.owner.clone(), log.generation);
             let bytes = st.frames.take();
-            st.last_group = st.waiting;
             (bytes, st.appended, place, segment, owner, generation)
         };
         let result = if bytes.is_empty() {
@@ -397,22 +382,6 @@ impl Inner {
         drop(st);
         self.idle.notify_all();
         self.logged.notify_waiters();
-    }
-}
-
-/// Counts a caller waiting in [`Inner::durable`] while it lives.
-struct Waiting<'a>(&'a Inner);
-
-impl<'a> Waiting<'a> {
-    fn new(inner: &'a Inner, st: &mut State) -> Self {
-        st.waiting += 1;
-        Self(inner)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.lock().waiting -= 1;
     }
 }
 
