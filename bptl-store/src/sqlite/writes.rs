@@ -3,12 +3,12 @@
 //!
 //! A write is applied to the memtable and encoded for the log under one lock, so the log holds
 //! writes in the order they were applied. A caller that needs its write durable then waits until
-//! the log holds it: the first such caller becomes the *log writer*, appends everything encoded
-//! so far in one `write` system call, and wakes the others. When others waited for the last
-//! write, the writer first lets the tasks that are ready at that moment add theirs (one
-//! `yield_now`); a caller that waited alone writes at once. The writing is done by the callers' own tasks, not
-//! by a thread that must be woken: the tasks of one fetch claim their records with one system
-//! call between them.
+//! the log holds it: the first such caller becomes the *log writer*, lets the tasks that are
+//! ready at that moment add their writes (one `yield_now`), appends everything encoded so far in
+//! one `write` system call, and wakes the others. The writing is done by the callers' own tasks,
+//! not by a thread that must be woken: the tasks of one fetch claim their records with one
+//! system call between them. (Writing at once when the last write had no other waiter was
+//! measured: better at concurrency 8, worse at 64; not kept.)
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
