@@ -782,6 +782,30 @@ fn assert_mixed_report(report: &Report, child: &ChildRun) {
 // The tests.
 // ---------------------------------------------------------------------------------------------
 
+/// Open the store (which replays the child's log) and check that everything the child stored is
+/// back exactly: in SQLite itself right after `connect`, through the store, and that the
+/// replayed log files are gone.
+async fn replay_and_assert_exact(
+    dir: &TempDir,
+    report: &Report,
+    files: &[PathBuf],
+    child: &ChildRun,
+) {
+    let store = SqliteStore::connect(&dir.sqlite_url(DB)).await.unwrap();
+    // Replayed into SQLite itself, in one go, before `connect` returned.
+    assert_eq!(
+        rows_in_sqlite(dir),
+        (i64::try_from(TASKS).unwrap(), timeline_entries()),
+        "rows in SQLite right after the replay\n{}",
+        child.output()
+    );
+    assert_records(&store, report, None, child).await;
+    assert_timelines(&store).await;
+    assert_replayed_files_gone(files, dir);
+    store.close().await;
+    assert_no_store_files(dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_a_crash_and_are_replayed_exactly() {
     let dir = TempDir::new();
@@ -789,19 +813,7 @@ async fn acknowledged_writes_survive_a_crash_and_are_replayed_exactly() {
     let report = child.report();
     assert_mixed_report(&report, &child);
 
-    let store = SqliteStore::connect(&dir.sqlite_url(DB)).await.unwrap();
-    // Replayed into SQLite itself, in one go, before `connect` returned.
-    assert_eq!(
-        rows_in_sqlite(&dir),
-        (i64::try_from(TASKS).unwrap(), timeline_entries()),
-        "rows in SQLite right after the replay\n{}",
-        child.output()
-    );
-    assert_records(&store, &report, None, &child).await;
-    assert_timelines(&store).await;
-    assert_replayed_files_gone(&files, &dir);
-    store.close().await;
-    assert_no_store_files(&dir);
+    replay_and_assert_exact(&dir, &report, &files, &child).await;
 
     // Replayed once: opening again finds the same, and nothing more.
     let store = SqliteStore::connect(&dir.sqlite_url(DB)).await.unwrap();
@@ -993,18 +1005,7 @@ async fn a_living_owners_log_is_left_alone_until_it_dies() {
 
     // Now the child dies: the next store replays its log.
     child.kill();
-    let store = SqliteStore::connect(&dir.sqlite_url(DB)).await.unwrap();
-    assert_eq!(
-        rows_in_sqlite(&dir),
-        (i64::try_from(TASKS).unwrap(), timeline_entries()),
-        "rows in SQLite right after the replay\n{}",
-        child.output()
-    );
-    assert_records(&store, &report, None, &child).await;
-    assert_timelines(&store).await;
-    assert_replayed_files_gone(&files, &dir);
-    store.close().await;
-    assert_no_store_files(&dir);
+    replay_and_assert_exact(&dir, &report, &files, &child).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
