@@ -23,8 +23,8 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use super::log::{self, Entry, Place, Segment};
-use super::writes::{FastMap, Inner, Table};
+use super::log::{self, Entry, Place};
+use super::writes::{FastMap, Inner, Table, append_to};
 use super::{BUSY_TIMEOUT, db_error, is_busy, record_params};
 use crate::sql::{Columns, TimelineRow, to_nanos};
 
@@ -224,22 +224,23 @@ fn freeze(inner: &Inner) -> Option<(Arc<Table>, u64)> {
     let pending = st.frames.take();
     let end = st.appended;
     let mut generation = 0;
-    let mut target = None;
+    let mut segment = None;
     if let Some(log) = st.log.as_mut() {
+        // This generation's log file, to complete with the frames not yet in it, so that it
+        // holds everything the table holds should the commit not happen.
+        segment = if pending.is_empty() {
+            log.segment = None;
+            None
+        } else {
+            Some(log.take_segment())
+        };
         generation = log.generation;
         log.generation += 1;
-        target = Some((log.segment.take(), log.place.clone(), log.owner.clone()));
     }
     st.frozen_generation = generation;
     drop(st);
-    // Complete this generation's log file, so that it holds everything the table holds should
-    // the commit not happen.
-    let appended = match target {
-        Some((segment, place, owner)) if !pending.is_empty() => segment
-            .map_or_else(|| Segment::create(&place, &owner, generation), Ok)
-            .and_then(|mut s| s.append(&pending)),
-        _ => Ok(()),
-    };
+    // Completed and closed: the next generation gets a file of its own.
+    let (appended, _) = append_to(segment, &pending);
     let mut st = inner.lock();
     match appended {
         Ok(()) => {

@@ -118,6 +118,30 @@ pub(super) struct LogState {
     pub segment: Option<Segment>,
 }
 
+impl LogState {
+    /// The current generation's log file, taken out for a writer (created at its first write);
+    /// the writer puts it back.
+    pub(super) fn take_segment(&mut self) -> std::io::Result<Segment> {
+        match self.segment.take() {
+            Some(segment) => Ok(segment),
+            None => Segment::create(&self.place, &self.owner, self.generation),
+        }
+    }
+}
+
+/// Append `bytes` to a log file [taken out](LogState::take_segment) for the writing (none: no
+/// bytes); returns the outcome and the file to put back.
+pub(super) fn append_to(
+    segment: Option<std::io::Result<Segment>>,
+    bytes: &[u8],
+) -> (std::io::Result<()>, Option<Segment>) {
+    match segment {
+        None => (Ok(()), None),
+        Some(Err(e)) => (Err(e), None),
+        Some(Ok(mut segment)) => (segment.append(bytes), Some(segment)),
+    }
+}
+
 /// Everything behind the store's lock.
 pub(super) struct State {
     /// Writes since the last write-through.
@@ -320,33 +344,21 @@ impl Inner {
 
     /// As the log writer: append the encoded frames to the log file.
     fn append_frames(&self) -> Result<(), StoreError> {
-        let (bytes, end, place, mut segment, owner, generation) = {
+        let (bytes, end, segment) = {
             let mut st = self.lock();
+            let bytes = st.frames.take();
+            let end = st.appended;
             let Some(log) = st.log.as_mut() else {
-                st.written = st.appended;
+                st.written = end;
                 return Ok(());
             };
-            let segment = log.segment.take();
-            let (place, owner, generation) = (log.place.clone(), log.owner.clone(), log.generation);
-            let bytes = st.frames.take();
-            (bytes, st.appended, place, segment, owner, generation)
+            let segment = (!bytes.is_empty()).then(|| log.take_segment());
+            (bytes, end, segment)
         };
-        let result = if bytes.is_empty() {
-            Ok(())
-        } else {
-            let created = match segment.take() {
-                Some(s) => Ok(s),
-                None => Segment::create(&place, &owner, generation),
-            };
-            created.and_then(|mut s| {
-                let appended = s.append(&bytes);
-                segment = Some(s);
-                appended
-            })
-        };
+        let (result, segment) = append_to(segment, &bytes);
         let mut st = self.lock();
-        if let Some(log) = st.log.as_mut() {
-            log.segment = segment;
+        if let (Some(log), Some(segment)) = (st.log.as_mut(), segment) {
+            log.segment = Some(segment);
         }
         match result {
             Ok(()) => {
