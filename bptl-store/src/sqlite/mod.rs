@@ -358,7 +358,7 @@ impl SqliteStore {
         mut columns: Box<Columns>,
         decide: impl Fn(Option<&Columns>, &mut Columns) -> (bool, T),
     ) -> Result<(T, u64), StoreError> {
-        let key = writes::key_of(&columns);
+        let mut key = writes::key_of(&columns);
         let mut from_db: Option<Option<Columns>> = None;
         loop {
             let mut st = self.inner.lock();
@@ -390,7 +390,7 @@ impl SqliteStore {
             };
             let (store, out) = decide(latest, &mut columns);
             let position = if store {
-                let position = st.put_record(columns);
+                let position = st.put_record(std::mem::take(&mut key), columns);
                 if st.wants_flush() {
                     let _ = self.jobs.send(Job::Flush(None));
                 }

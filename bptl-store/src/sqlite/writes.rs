@@ -93,7 +93,12 @@ impl Table {
 
     /// Store a record's latest state (in the place of its first).
     pub(super) fn put(&mut self, columns: Box<Columns>) {
-        match self.index.entry(key_of(&columns)) {
+        self.put_keyed(key_of(&columns), columns);
+    }
+
+    /// [`put`](Self::put) with the record's key at hand.
+    fn put_keyed(&mut self, key: Key, columns: Box<Columns>) {
+        match self.index.entry(key) {
             std::collections::hash_map::Entry::Occupied(at) => self.records[*at.get()] = *columns,
             std::collections::hash_map::Entry::Vacant(at) => {
                 at.insert(self.records.len());
@@ -183,14 +188,14 @@ impl State {
             .or_else(|| self.frozen.as_ref().and_then(|f| f.get(key)))
     }
 
-    /// Apply a record state; returns the log position that makes it durable.
-    pub(super) fn put_record(&mut self, columns: Box<Columns>) -> u64 {
+    /// Apply a record state (`key` is its key); returns the log position that makes it durable.
+    pub(super) fn put_record(&mut self, key: Key, columns: Box<Columns>) -> u64 {
         if self.log.is_some() {
             let before = self.frames.bytes.len();
             self.frames.record(&columns);
             self.appended += (self.frames.bytes.len() - before) as u64;
         }
-        self.active.put(columns);
+        self.active.put_keyed(key, columns);
         self.appended
     }
 
