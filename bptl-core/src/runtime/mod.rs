@@ -541,10 +541,6 @@ impl<E: Engine> Worker<E> {
         if let Some(writer) = writer {
             writer.abort();
         }
-        // Make the records visible to other processes (operator commands) now.
-        if let Err(e) = self.shared.store.flush().await {
-            warn!("cannot write the task records through at shutdown: {e}");
-        }
         stats
     }
 

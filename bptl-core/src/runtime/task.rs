@@ -22,33 +22,24 @@ use crate::task::{TaskRef, TaskStatus};
 use crate::timeline::{EventKind, Timeline, TimelineEntry, TimelineSink};
 use crate::value::Variables;
 
-/// Appends timeline entries to the store at once when it can (see
-/// [`TaskStore::append_timeline_now`](crate::store::TaskStore::append_timeline_now)), else
-/// passes them to the worker's timeline writer, which appends them off the task's path.
+/// Passes timeline entries to the worker's timeline writer, which appends them to the store off
+/// the task's path.
 struct StoreSink {
     key: TaskKey,
-    store: Arc<dyn crate::store::TaskStore>,
     tx: tokio::sync::mpsc::UnboundedSender<TimelineMsg>,
 }
 
 impl TimelineSink for StoreSink {
     fn record(&self, entry: &TimelineEntry) {
-        match self.store.append_timeline_now(&self.key, entry) {
-            Ok(true) => {}
-            Ok(false) => {
-                let _ = self
-                    .tx
-                    .send(TimelineMsg::Entry(self.key.clone(), entry.clone()));
-            }
-            Err(e) => warn!("cannot write the timeline: {e}"),
-        }
+        let _ = self
+            .tx
+            .send(TimelineMsg::Entry(self.key.clone(), entry.clone()));
     }
 }
 
 fn store_timeline<E>(shared: &Shared<E>, key: &TaskKey) -> Timeline {
     Timeline::with_sink(Arc::new(StoreSink {
         key: key.clone(),
-        store: Arc::clone(&shared.store),
         tx: shared.timeline_tx.clone(),
     }))
 }
@@ -281,15 +272,6 @@ impl<E: Engine> TaskCtx<'_, E> {
         }
     }
 
-    /// The last save of a task, after the engine accepted its outcome: nothing waits for it to
-    /// be durable (see [`TaskStore::save_behind`](crate::store::TaskStore::save_behind)).
-    async fn save_behind(&self, record: &mut TaskRecord) {
-        self.touch(record);
-        if let Err(e) = self.shared.store.save_behind(record).await {
-            error!("cannot update the task's record: {e}");
-        }
-    }
-
     fn touch(&self, record: &mut TaskRecord) {
         record.updated_at = Timestamp::now();
         if let Some(at) = self.keeper.expiry() {
@@ -405,7 +387,7 @@ impl<E: Engine> TaskCtx<'_, E> {
                     "performed → completed",
                     json!({ "from": "performed", "to": "completed" }),
                 );
-                self.save_behind(record).await;
+                self.save(record).await;
                 Counters::add(&shared.counters.completed);
                 ::metrics::counter!(metrics::TASKS_COMPLETED, "topic" => self.topic.to_owned())
                     .increment(1);
@@ -460,7 +442,7 @@ impl<E: Engine> TaskCtx<'_, E> {
                     json!({ "errorMessage": report.error_message, "retries": report.retries,
                             "retryTimeoutMs": report.retry_timeout.as_millis() as u64 }),
                 );
-                self.save_behind(record).await;
+                self.save(record).await;
                 Counters::add(&shared.counters.failed);
                 ::metrics::counter!(metrics::TASKS_FAILED, "topic" => self.topic.to_owned())
                     .increment(1);
@@ -496,7 +478,7 @@ impl<E: Engine> TaskCtx<'_, E> {
                     format!("BPMN error {} reported: {}", bpmn.code, bpmn.message),
                     json!({ "errorCode": bpmn.code, "errorMessage": bpmn.message }),
                 );
-                self.save_behind(record).await;
+                self.save(record).await;
                 Counters::add(&shared.counters.bpmn_errors);
                 ::metrics::counter!(metrics::TASKS_BPMN_ERRORS, "topic" => self.topic.to_owned())
                     .increment(1);
