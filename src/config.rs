@@ -375,11 +375,23 @@ fn apply_env(
     // Typos in override variables must not pass silently. The environment lookup is a
     // function, so known-unknowns are checked by listing the process environment when it is
     // the real one (tests pass their own lookup and are not affected).
-    for (name, _) in std::env::vars() {
+    // `vars_os`: a variable that is not UTF-8 (name or value) must not stop the worker from
+    // starting; only one of bptl's own, unreadable, is a problem worth naming.
+    for (name, value) in std::env::vars_os() {
+        let Some(name) = name.to_str() else {
+            continue;
+        };
         let Some(rest) = name.strip_prefix("BPTL_") else {
             continue;
         };
-        if env(&name).is_none() {
+        if value.to_str().is_none() {
+            problems.push(ConfigError::new(
+                name,
+                "the value is not valid UTF-8: set it to UTF-8 text or unset it",
+            ));
+            continue;
+        }
+        if env(name).is_none() {
             continue;
         }
         for (section, keys) in ENV_SECTIONS {
@@ -395,7 +407,7 @@ fn apply_env(
                             s.to_uppercase()
                         ));
                     }
-                    problems.push(ConfigError::new(name.clone(), message));
+                    problems.push(ConfigError::new(name, message));
                 }
             }
         }

@@ -129,6 +129,53 @@ fn a_key_typo_is_named_with_a_suggestion() {
 }
 
 #[test]
+fn an_absurd_duration_is_a_problem_listed_by_check_not_a_panic() {
+    let dir = TempDir::new();
+    let config = write(
+        &dir,
+        "worker.toml",
+        "[engine]\nurl = \"http://127.0.0.1:1/engine-rest\"\nlock_duration = \"99999999999999999999d\"\n",
+    );
+    let (code, out) = run_cli(&["check", "--config", arg(&config)]);
+    assert_eq!(code, 2, "a listed problem, not a panic (101): {out}");
+    assert!(out.contains("engine.lock_duration"), "{out}");
+    assert!(out.contains("too long a duration"), "{out}");
+}
+
+#[test]
+fn a_non_utf8_environment_variable_does_not_stop_any_command() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt as _;
+    let dir = TempDir::new();
+    let config = write(
+        &dir,
+        "worker.toml",
+        "[engine]\nurl = \"http://127.0.0.1:1/engine-rest\"\n",
+    );
+    let not_utf8 = OsStr::from_bytes(b"caf\xe9");
+    // A variable bptl does not read: ignored.
+    let out = command(&["check", "--config", arg(&config)])
+        .env("SOME_LEGACY_SETTING", not_utf8)
+        .output()
+        .expect("child runs");
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // One of bptl's own, unreadable: named as a problem.
+    let out = command(&["check", "--config", arg(&config)])
+        .env("BPTL_ENGINE_URL", not_utf8)
+        .output()
+        .expect("child runs");
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("BPTL_ENGINE_URL: the value is not valid UTF-8"),
+        "{text}"
+    );
+}
+
+#[test]
 fn check_lists_every_problem_and_run_refuses_to_start() {
     let dir = TempDir::new();
     let config = write(

@@ -4,12 +4,26 @@ use std::time::Duration;
 
 /// A duration string that could not be read.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error(
-    "'{text}' is not a duration: write a number with a unit, e.g. \"500ms\", \"30s\", \"5m\", \"1h30m\" (units: ms, s, m, h, d)"
-)]
+#[error("{}", self.message())]
 pub struct DurationParseError {
     /// The text that failed to parse.
     pub text: String,
+    /// Whether the text was well formed but longer than a duration can be (about 584 942
+    /// years).
+    pub too_large: bool,
+}
+
+impl DurationParseError {
+    fn message(&self) -> String {
+        let text = &self.text;
+        if self.too_large {
+            format!("'{text}' is too long a duration: write at most a few years, e.g. \"30d\"")
+        } else {
+            format!(
+                "'{text}' is not a duration: write a number with a unit, e.g. \"500ms\", \"30s\", \"5m\", \"1h30m\" (units: ms, s, m, h, d)"
+            )
+        }
+    }
 }
 
 /// Parse `500ms`, `30s`, `5m`, `1h30m`, `2d` (a plain number means seconds is refused to
@@ -25,6 +39,11 @@ pub struct DurationParseError {
 pub fn parse_duration(text: &str) -> Result<Duration, DurationParseError> {
     let err = || DurationParseError {
         text: text.to_owned(),
+        too_large: false,
+    };
+    let too_large = || DurationParseError {
+        text: text.to_owned(),
+        too_large: true,
     };
     let s = text.trim();
     if s.is_empty() {
@@ -54,7 +73,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationParseError> {
             "d" | "day" | "days" => 86_400_000.0,
             _ => return Err(err()),
         };
-        total += Duration::from_secs_f64(number * millis / 1000.0);
+        // `try_from`: a number too large for a `Duration` is an error to report, not a panic.
+        let part =
+            Duration::try_from_secs_f64(number * millis / 1000.0).map_err(|_| too_large())?;
+        total = total.checked_add(part).ok_or_else(too_large)?;
     }
     Ok(total)
 }
@@ -109,6 +131,12 @@ mod tests {
             Some(Duration::from_millis(1500))
         );
         assert!(parse_duration("30").is_err());
+        // Too large for a `Duration`: an error, never a panic.
+        let huge = parse_duration("99999999999999999999d")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(huge.to_string().contains("too long a duration"), "{huge}");
+        assert!(parse_duration("18446744073709551615s1s").is_err());
         assert!(parse_duration("").is_err());
         assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
         assert_eq!(format_duration(Duration::from_secs(30 * 86_400)), "30d");
