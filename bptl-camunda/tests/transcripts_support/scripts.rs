@@ -922,8 +922,12 @@ pub fn errors() -> Script {
             json!({"value": "not base64!", "type": "Bytes"}),
         ),
         (
-            "a File without filename",
+            "a File without valueInfo",
             json!({"value": "aGVsbG8=", "type": "File"}),
+        ),
+        (
+            "a File without filename",
+            json!({"value": "aGVsbG8=", "type": "File", "valueInfo": {"mimeType": "text/plain"}}),
         ),
         (
             "an Object without objectTypeName",
@@ -961,6 +965,19 @@ pub fn errors() -> Script {
             json!({"value": "2015-10-06T16:34:42+02:00", "type": "Date"}),
         ),
         ("a variable that is not an object", json!("plain")),
+        (
+            "an unknown type name",
+            json!({"value": 1, "type": "Decimal"}),
+        ),
+        (
+            "an Object without objectTypeName",
+            json!({"value": "{}", "type": "Object",
+            "valueInfo": {"serializationDataFormat": "application/json"}}),
+        ),
+        (
+            "a File without valueInfo",
+            json!({"value": "aGVsbG8=", "type": "File"}),
+        ),
     ] {
         s.post(
             &format!("complete with {what}"),
@@ -991,6 +1008,37 @@ pub fn errors() -> Script {
         json!({"workerId": "w1", "localVariables": {"bad": {"value": "x", "type": "Double"}}}),
     );
     s.get("the task survived all of it", "/external-task/{{t1}}");
+    s.get(
+        "error details of a task that never failed",
+        "/external-task/{{t1}}/errorDetails",
+    );
+    s.get(
+        "an unknown variable of an instance",
+        "/process-instance/{{pi1}}/variables/nothing",
+    );
+    s.get(
+        "an unknown process definition key",
+        "/process-definition/key/tx_unknown_{{run}}",
+    );
+    s.get(
+        "an unknown history instance",
+        &format!("/history/process-instance/{unknown}"),
+    );
+    s.start(
+        "dates are parsed leniently: month 13 and the 30th of February",
+        key,
+        json!({"variables": {
+            "month13": {"value": "2015-13-06T16:34:42.000+0200", "type": "Date"},
+            "feb30": {"value": "2015-02-30T16:34:42.000+0200", "type": "Date"},
+            "hour25": {"value": "2015-10-06T25:00:00.000+0000", "type": "Date"},
+            "farOffset": {"value": "2015-10-06T16:34:42.123+1130", "type": "Date"}
+        }}),
+        "lenient",
+    );
+    s.get(
+        "the dates as stored",
+        "/process-instance/{{lenient}}/variables",
+    );
     s.post(
         "complete it properly",
         "/external-task/{{t1}}/complete",
