@@ -230,22 +230,207 @@ pub struct StatsRow {
     pub count: u64,
 }
 
-/// A store failed.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("task store: {message}")]
-pub struct StoreError {
-    /// What went wrong, naming the operation.
-    pub message: String,
+/// A store failed: what kind of failure (what the caller can do about it), in which store, and
+/// what to check.
+///
+/// The message names the store (its URL with the password replaced by `***`, set by the store
+/// that failed) and the operation, and ends with what to check. The kinds are the ones the
+/// runtime acts on: [`Unavailable`](Self::Unavailable) and [`Conflict`](Self::Conflict) are
+/// worth retrying ([`is_transient`](Self::is_transient)); the others are not.
+///
+/// ```
+/// use bptl_core::store::StoreError;
+/// let err = StoreError::full("saving a task record: database or disk is full")
+///     .in_store("sqlite:///var/lib/bptl/bptl.db");
+/// let text = err.to_string();
+/// assert!(text.starts_with("task store 'sqlite:///var/lib/bptl/bptl.db' is full"), "{text}");
+/// assert!(text.contains("free disk space"), "{text}");
+/// assert!(!err.is_transient());
+/// assert!(StoreError::unavailable("connection refused").is_transient());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store cannot be reached or is busy (server down, connection lost, a lock held too
+    /// long by another process): the same call may succeed later.
+    Unavailable {
+        /// The store (URL, password redacted); empty until the store names itself.
+        store: String,
+        /// What failed, naming the operation.
+        message: String,
+    },
+    /// The store was closed ([`TaskStore::close`]): calls made afterwards fail.
+    Closed {
+        /// The store (URL, password redacted).
+        store: String,
+        /// What was attempted.
+        message: String,
+    },
+    /// The store refuses writes because it is full (disk, quota); nothing written before is
+    /// lost, and reads still work.
+    Full {
+        /// The store (URL, password redacted).
+        store: String,
+        /// What failed, naming the operation.
+        message: String,
+    },
+    /// A concurrent write got in the way (a deadlock or serialization failure between
+    /// processes sharing the store): the same call may succeed when retried.
+    Conflict {
+        /// The store (URL, password redacted).
+        store: String,
+        /// What failed, naming the operation.
+        message: String,
+    },
+    /// Stored data cannot be read back (not what this version of bptl writes, or damaged).
+    Corrupt {
+        /// The store (URL, password redacted).
+        store: String,
+        /// What could not be read.
+        message: String,
+    },
+    /// Anything else (a bug, a schema changed by hand, a permission).
+    Other {
+        /// The store (URL, password redacted).
+        store: String,
+        /// What failed, naming the operation.
+        message: String,
+    },
 }
 
 impl StoreError {
-    /// An error with this message.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
+    /// [`StoreError::Unavailable`] with this message.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::Unavailable {
+            store: String::new(),
             message: message.into(),
         }
     }
+
+    /// [`StoreError::Closed`] with this message.
+    pub fn closed(message: impl Into<String>) -> Self {
+        Self::Closed {
+            store: String::new(),
+            message: message.into(),
+        }
+    }
+
+    /// [`StoreError::Full`] with this message.
+    pub fn full(message: impl Into<String>) -> Self {
+        Self::Full {
+            store: String::new(),
+            message: message.into(),
+        }
+    }
+
+    /// [`StoreError::Conflict`] with this message.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::Conflict {
+            store: String::new(),
+            message: message.into(),
+        }
+    }
+
+    /// [`StoreError::Corrupt`] with this message.
+    pub fn corrupt(message: impl Into<String>) -> Self {
+        Self::Corrupt {
+            store: String::new(),
+            message: message.into(),
+        }
+    }
+
+    /// [`StoreError::Other`] with this message.
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::Other {
+            store: String::new(),
+            message: message.into(),
+        }
+    }
+
+    /// The same error naming `store` (a URL with its password redacted), unless it names one
+    /// already.
+    pub fn in_store(mut self, name: &str) -> Self {
+        let (store, _) = self.parts_mut();
+        if store.is_empty() {
+            name.clone_into(store);
+        }
+        self
+    }
+
+    /// The store the error names (empty if none).
+    pub fn store(&self) -> &str {
+        self.parts().0
+    }
+
+    /// What failed, without the store's name and the hint.
+    pub fn message(&self) -> &str {
+        self.parts().1
+    }
+
+    /// Whether the same call may succeed later ([`Unavailable`](Self::Unavailable),
+    /// [`Conflict`](Self::Conflict)).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable { .. } | Self::Conflict { .. })
+    }
+
+    fn parts(&self) -> (&str, &str) {
+        match self {
+            Self::Unavailable { store, message }
+            | Self::Closed { store, message }
+            | Self::Full { store, message }
+            | Self::Conflict { store, message }
+            | Self::Corrupt { store, message }
+            | Self::Other { store, message } => (store, message),
+        }
+    }
+
+    fn parts_mut(&mut self) -> (&mut String, &mut String) {
+        match self {
+            Self::Unavailable { store, message }
+            | Self::Closed { store, message }
+            | Self::Full { store, message }
+            | Self::Conflict { store, message }
+            | Self::Corrupt { store, message }
+            | Self::Other { store, message } => (store, message),
+        }
+    }
 }
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (store, message) = self.parts();
+        if store.is_empty() {
+            f.write_str("task store")?;
+        } else {
+            write!(f, "task store '{store}'")?;
+        }
+        match self {
+            Self::Unavailable { .. } => write!(
+                f,
+                " is unavailable: {message}; check that the database is reachable and not locked by another program (the call may succeed when retried)"
+            ),
+            Self::Closed { .. } => write!(
+                f,
+                " is closed: {message}; the store was closed by its owner (a worker that stopped): open it again"
+            ),
+            Self::Full { .. } => write!(
+                f,
+                " is full: {message}; free disk space or raise the database's quota (nothing written before was lost)"
+            ),
+            Self::Conflict { .. } => write!(
+                f,
+                ": a concurrent write got in the way: {message}; retry (several processes wrote the same records at once)"
+            ),
+            Self::Corrupt { .. } => write!(
+                f,
+                " holds data this worker cannot read: {message}; check that only bptl writes its tables and that the database is intact (SQLite: PRAGMA integrity_check)"
+            ),
+            Self::Other { .. } => write!(f, ": {message}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
 
 /// The outcome of [`TaskStore::claim`]: whether this worker should run the task's unit.
 #[derive(Debug, Clone, PartialEq)]
@@ -284,28 +469,10 @@ pub trait TaskStore: Send + Sync + 'static {
     /// with its failure, and a stored result is never lost.
     async fn save(&self, record: &TaskRecord) -> Result<(), StoreError>;
 
-    /// [`save`](Self::save) for a write no task waits for: the worker's last save of a task,
-    /// made after the engine accepted its outcome (status `completed`, or the time a failure was
-    /// reported). A store may return before the write is durable, as long as it applies it in
-    /// order with the same store's other writes; a crash may then lose it, which costs nothing
-    /// but that last status (recovery finds the record `performed`, completes the task again and
-    /// hears that the engine no longer knows it). The default is `save`.
-    async fn save_behind(&self, record: &TaskRecord) -> Result<(), StoreError> {
-        self.save(record).await
-    }
-
-    /// Make every write accepted so far visible to other processes using the same storage.
-    /// Stores that write through at once have nothing to do (the default); a store that buffers
-    /// writes (the SQLite store writes them through every 100 ms) does it now. The worker calls
-    /// this when it stops; call it before a short-lived process exits.
-    async fn flush(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    /// Write everything through and release what the store holds (threads, files,
-    /// connections); calls made afterwards fail. Call it before a process that owns the store
-    /// exits; dropping the store's last handle does the same in the background. The default does
-    /// nothing.
+    /// Release what the store holds (connections, threads); calls made afterwards fail with
+    /// [`StoreError::Closed`]. Every write that returned is already durable: closing loses
+    /// nothing, it only lets the database shut down cleanly (SQLite checkpoints its WAL). The
+    /// default does nothing.
     async fn close(&self) {}
 
     /// The record with this key.
@@ -319,27 +486,13 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn append_timeline(&self, key: &TaskKey, entry: &TimelineEntry)
     -> Result<(), StoreError>;
 
-    /// Append an entry at once, without waiting, if this store can (it keeps writes in memory
-    /// first): returns `Ok(false)` when it cannot, and the entry must go through
-    /// [`append_timeline`](Self::append_timeline) instead.
-    ///
-    /// The worker records the entries of a running task this way, and hands them to a
-    /// background writer only when the store returns `Ok(false)` (the default).
-    fn append_timeline_now(
-        &self,
-        key: &TaskKey,
-        entry: &TimelineEntry,
-    ) -> Result<bool, StoreError> {
-        let _ = (key, entry);
-        Ok(false)
-    }
-
     /// Append several entries, in order, possibly to different records (entries for unknown
     /// keys may be kept or dropped, as with [`append_timeline`](Self::append_timeline)).
     ///
     /// The worker's timeline writer hands over everything recorded since its last call at once,
-    /// so that a store can write them in one statement or transaction. The default appends them
-    /// one by one.
+    /// so that a store can write them in one statement or transaction (the SQL stores commit them
+    /// together with the record writes made at the same moment). The default appends them one by
+    /// one.
     async fn append_timelines(
         &self,
         entries: &[(TaskKey, TimelineEntry)],
@@ -562,18 +715,10 @@ impl TaskStore for InMemoryStore {
         key: &TaskKey,
         entry: &TimelineEntry,
     ) -> Result<(), StoreError> {
-        self.append_timeline_now(key, entry).map(|_| ())
-    }
-
-    fn append_timeline_now(
-        &self,
-        key: &TaskKey,
-        entry: &TimelineEntry,
-    ) -> Result<bool, StoreError> {
         if let Some(stored) = self.lock().records.get_mut(key) {
             stored.timeline.push(entry.clone());
         }
-        Ok(true)
+        Ok(())
     }
 
     async fn append_timelines(
@@ -725,10 +870,11 @@ pub fn encode_variables(vars: &Variables) -> serde_json::Value {
 
 /// Read variables written by [`encode_variables`].
 pub fn decode_variables(json: &serde_json::Value) -> Result<Variables, StoreError> {
-    let bad = |name: &str, why: &str| StoreError::new(format!("stored variable '{name}': {why}"));
+    let bad =
+        |name: &str, why: &str| StoreError::corrupt(format!("stored variable '{name}': {why}"));
     let object = json
         .as_object()
-        .ok_or_else(|| StoreError::new("stored variables are not a JSON object"))?;
+        .ok_or_else(|| StoreError::corrupt("stored variables are not a JSON object"))?;
     let mut vars = Variables::new();
     for (name, typed) in object {
         let kind = typed["type"].as_str().unwrap_or("");

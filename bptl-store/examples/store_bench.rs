@@ -2,11 +2,10 @@
 //! store_bench -- [--store URL|memory] [--tasks N] [--concurrency C]`.
 //!
 //! Each task does what the worker's runtime does with a store: a claim before the unit runs,
-//! a save when it performed, a last save "behind" once the engine accepted the completion, and
-//! three timeline entries (appended at once when the store can, else through a writer task, as
-//! the runtime does). Prints tasks/s and the process's CPU time per task, both up to the moment
-//! every write is in the database (`flush`). Without `--store` it measures a fresh SQLite file
-//! in the temporary directory.
+//! a save when it performed, a last save once the engine accepted the completion, and three
+//! timeline entries (through a writer task that hands them over in batches, as the runtime
+//! does). Prints tasks/s and the process's CPU time per task, up to the moment every write is
+//! committed. Without `--store` it measures a fresh SQLite file in the temporary directory.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -53,12 +52,9 @@ async fn one_task(
     let task = InMemoryTask::new("bench", variables! { "amount": 21 });
     let fetched = TaskRecord::from_task(&task, "bench-worker");
     let key = fetched.key();
-    // The runtime appends timeline entries at once when the store can, else through its writer.
+    // The runtime appends timeline entries through its writer task.
     let record_entry = |message: &str| -> Result<(), Error> {
-        let entry = entry(message);
-        if !store.append_timeline_now(&key, &entry)? {
-            timeline.send((key.clone(), entry))?;
-        }
+        timeline.send((key.clone(), entry(message)))?;
         Ok(())
     };
     let Claim::Run { mut record, .. } = store.claim(&fetched).await? else {
@@ -72,8 +68,8 @@ async fn one_task(
     record.status = TaskStatus::Completed;
     record.reported_at = Some(jiff::Timestamp::now());
     record_entry("performed → completed")?;
-    // The last save, after the engine accepted the completion: nothing waits for it.
-    store.save_behind(&record).await?;
+    // The last save, after the engine accepted the completion.
+    store.save(&record).await?;
     drop(slot);
     Ok(())
 }
@@ -153,9 +149,9 @@ async fn run() -> Result<(), Error> {
     }
     drop(timeline);
     writer.await??;
-    store.flush().await?;
     let wall = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_before;
+    store.close().await;
     let _ = std::fs::remove_dir_all(&dir);
     println!(
         "task store {}: {tasks} tasks, concurrency {concurrency}",

@@ -1,4 +1,4 @@
-//! Group commit for the PostgreSQL store: one writer task per store takes every write waiting
+//! Group commit for both stores: one writer task per store takes every write waiting
 //! (record saves, claims, timeline appends) and commits them in **one transaction**, with one
 //! multi-row statement per kind of write. Each caller's future resolves only after that commit,
 //! so a write is exactly as durable when its call returns as it would be alone — but a burst of
@@ -9,12 +9,13 @@
 //! touch the same record they go to separate [`Segment`]s executed one after the other in
 //! the same transaction, so the outcome is the one sequential execution would give.
 //!
-//! (The SQLite store makes writes durable in a log of its own and writes them to SQLite in
-//! batches, see `sqlite/`; it cuts its multi-row statements with [`chunks`] too.)
+//! For SQLite this is how one writer connection keeps up: the cost of a commit (and of the
+//! thread hop of every statement) is shared by every write of the batch.
 //!
 //! When a batch fails (a constraint, a deadlock between processes sharing PostgreSQL, a busy
-//! database), it is rolled back and every write in it is retried alone, so that one bad write
-//! fails only its own caller.
+//! or full database), it is rolled back and every write in it is retried alone, so that one
+//! bad write fails only its own caller; a write that failed is not applied, and its caller gets
+//! the reason (a claim that fails is not run).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -165,7 +166,7 @@ impl GroupCommit {
         what: &str,
     ) -> Result<T, StoreError> {
         rx.await.map_err(|_| {
-            StoreError::new(format!(
+            StoreError::closed(format!(
                 "{what}: the store's writer stopped (its runtime shut down)"
             ))
         })?
@@ -185,9 +186,8 @@ impl GroupCommit {
             },
             None => op,
         };
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            StoreError::new("the task store is used outside a Tokio runtime".to_owned())
-        })?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| StoreError::other("the task store is used outside a Tokio runtime"))?;
         let (tx, rx) = mpsc::unbounded_channel();
         runtime.spawn(run_writer(Arc::clone(&self.db), rx));
         let sent = tx.send(op).is_ok();
@@ -195,7 +195,7 @@ impl GroupCommit {
         if sent {
             Ok(())
         } else {
-            Err(StoreError::new("the store's writer could not be started"))
+            Err(StoreError::other("the store's writer could not be started"))
         }
     }
 }
@@ -236,7 +236,7 @@ async fn commit(db: &dyn BatchDb, ops: Vec<Op>) {
                     }
                     Op::Claim(_, reply) => {
                         let _ = reply.send(outcome.remove(&i).ok_or_else(|| {
-                            StoreError::new("claiming a task record: no outcome (a bug)")
+                            StoreError::other("claiming a task record: no outcome (a bug)")
                         }));
                     }
                 }
@@ -265,7 +265,7 @@ async fn commit(db: &dyn BatchDb, ops: Vec<Op>) {
                     }
                     (Op::Claim(_, reply), Ok(mut claims)) => {
                         let _ = reply.send(claims.pop().ok_or_else(|| {
-                            StoreError::new("claiming a task record: no outcome (a bug)")
+                            StoreError::other("claiming a task record: no outcome (a bug)")
                         }));
                     }
                     (op, Err(e)) => fail(op, e),

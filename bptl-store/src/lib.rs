@@ -15,15 +15,13 @@
 //! | `sqlite::memory:` | [`SqliteStore`] in memory (tests) |
 //! | `postgres://user:password@host:5432/db`, `postgresql://...` | [`PostgresStore`]; the database must exist |
 //!
-//! The schema is created and upgraded by migrations embedded in the binary, applied on connect
-//! (versioned in the `bptl_schema_migrations` table for SQLite, `_sqlx_migrations` for
-//! PostgreSQL; applying them again is a no-op).
+//! The schema is created and upgraded by migrations embedded in the binary (`sqlx::migrate!`,
+//! one baseline per backend), applied on connect and versioned in the `_sqlx_migrations`
+//! table; applying them again is a no-op, and a database written by a newer bptl is refused.
 //!
-//! The SQLite store makes a write durable in an intent log of its own and writes to the database
-//! in the background, every 100 ms, many records per transaction (see [`SqliteStore`]): the
-//! worker's tasks never wait for a SQLite commit. Other processes see its writes after that
-//! write-through; [`TaskStore::flush`] does one at once, and [`TaskStore::close`] before a
-//! process exits.
+//! Both stores run on one SQL stack, `sqlx`: every call is committed when it returns (the
+//! writes made at the same moment share one transaction), and blocking SQLite work runs on the
+//! connections' own threads, never on the async runtime's.
 //!
 //! ```
 //! use bptl_core::store::{Claim, TaskFilter, TaskRecord, TaskStore};
@@ -64,12 +62,9 @@ mod sql;
 mod sqlite;
 
 pub use postgres::PostgresStore;
-/// The `rusqlite` the SQLite store is built with: [`SqliteStore::with_connection`] hands out
-/// its connection, for queries of your own (reports, test set-up).
-pub use rusqlite;
-pub use sqlite::{SqliteOptions, SqliteStore};
-/// The `sqlx` the PostgreSQL store is built with: [`PostgresStore::pool`] returns its pool, for
-/// queries of your own (reports, test set-up).
+pub use sqlite::SqliteStore;
+/// The `sqlx` the stores are built with: [`SqliteStore::pool`] and [`PostgresStore::pool`]
+/// return their pools, for queries of your own (reports, test set-up).
 pub use sqlx;
 
 /// The store contract and record types of `bptl-core`, so that `bptl::store::*` has them all.
@@ -126,6 +121,29 @@ pub enum ConnectError {
         #[source]
         source: BoxError,
     },
+    /// The database was written by a newer bptl (its schema has migrations this build lacks).
+    #[error(
+        "the task store at '{url}' has schema version {version}, newer than this worker knows (up to {known}): upgrade this worker to the bptl that wrote it"
+    )]
+    Newer {
+        /// The URL, password redacted.
+        url: String,
+        /// The newest schema version applied to the database.
+        version: i64,
+        /// The newest schema version this build knows.
+        known: i64,
+    },
+    /// The database was written by a development build of bptl 0.1.0 whose SQLite format
+    /// (intent log, `bptl_schema_migrations`) this version does not read.
+    #[error(
+        "the task store at '{url}' was written by an earlier development build of bptl 0.1.0 (schema version {version} in bptl_schema_migrations, with its own intent log), which this version cannot read: point store.url at a new file (the old one keeps its records for reference), or first finish its open tasks with the bptl that wrote it"
+    )]
+    Outdated {
+        /// The URL, password redacted.
+        url: String,
+        /// The version in the old `bptl_schema_migrations` table.
+        version: i64,
+    },
 }
 
 impl ConnectError {
@@ -138,7 +156,7 @@ impl ConnectError {
 
     pub(crate) fn open(url: &str, source: impl Into<BoxError>) -> Self {
         let hint = if is_postgres(url) {
-            "check that the PostgreSQL server runs and accepts connections from this host, that the database exists (CREATE DATABASE ...) and that user and password are right"
+            "check that the PostgreSQL server runs and accepts connections from this host, that the database exists (CREATE DATABASE ...) and that user and password are right; with sslmode=verify-ca or verify-full, that sslrootcert=PATH names the certificate of the CA that signed the server's certificate"
         } else {
             "check that the directory exists and is writable by this user, and that the file is a SQLite database"
         };
@@ -159,7 +177,36 @@ impl ConnectError {
 
 impl From<ConnectError> for StoreError {
     fn from(err: ConnectError) -> Self {
-        StoreError::new(err.to_string())
+        let (store, message) = match &err {
+            ConnectError::UnsupportedScheme { url }
+            | ConnectError::InvalidUrl { url, .. }
+            | ConnectError::Open { url, .. }
+            | ConnectError::Migrate { url, .. }
+            | ConnectError::Newer { url, .. }
+            | ConnectError::Outdated { url, .. } => (url.clone(), err.to_string()),
+        };
+        match err {
+            ConnectError::Open { .. } => StoreError::unavailable(message),
+            _ => StoreError::other(message),
+        }
+        .in_store(&store)
+    }
+}
+
+/// Refuse a database whose newest applied schema version is beyond the ones this build knows.
+pub(crate) fn refuse_newer_schema(
+    url: &str,
+    applied: Option<i64>,
+    known: &[i64],
+) -> Result<(), ConnectError> {
+    let newest_known = known.iter().copied().max().unwrap_or(0);
+    match applied {
+        Some(version) if version > newest_known => Err(ConnectError::Newer {
+            url: redact_url(url),
+            version,
+            known: newest_known,
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -262,7 +309,7 @@ pub async fn prune_older_than(
     older_than: Duration,
 ) -> Result<u64, StoreError> {
     let age = jiff::SignedDuration::try_from(older_than)
-        .map_err(|e| StoreError::new(format!("retention {older_than:?} is too long: {e}")))?;
+        .map_err(|e| StoreError::other(format!("retention {older_than:?} is too long: {e}")))?;
     let before = Timestamp::now().checked_sub(age).unwrap_or(Timestamp::MIN);
     store.prune_completed(before).await
 }

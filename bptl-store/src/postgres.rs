@@ -7,6 +7,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions as _, Connection as _};
 
 use crate::ConnectError;
+use crate::group::GroupCommit;
 
 /// The migrations of the PostgreSQL schema, embedded at compile time.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -18,14 +19,37 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// embedded migrations on connect. Concurrent starts are safe: the migrator holds an advisory
 /// lock while it applies migrations. [`claim`](bptl_core::store::TaskStore::claim) is one
 /// `INSERT ... ON CONFLICT DO UPDATE ... WHERE` statement, so two processes racing for one task
-/// never both run a unit whose result is already stored.
+/// never both run a unit whose result is already stored. Concurrent writes of one process are
+/// committed together (one transaction, one multi-row statement per kind of write).
+///
+/// TLS (rustls) as the URL asks: `sslmode=require` encrypts without checking the server's
+/// certificate, `verify-ca` / `verify-full` check it against `sslrootcert=PATH` (or the
+/// WebPKI roots), `verify-full` also the host name; the default, `prefer`, uses TLS when the
+/// server offers it.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
-    pub(crate) pool: PgPool,
-    pub(crate) commit: std::sync::Arc<crate::group::GroupCommit>,
+    pub(crate) reader: PgPool,
+    pub(crate) writer: PgPool,
+    pub(crate) commit: std::sync::Arc<GroupCommit>,
+    pub(crate) name: std::sync::Arc<str>,
 }
 
 impl PostgresStore {
+    /// Writes open their transaction with a plain `BEGIN`: row locks make claims serial.
+    const BEGIN: &'static str = "BEGIN";
+    /// The claim statement reports the previous status itself (a subquery sees the
+    /// statement's snapshot).
+    const PRESELECT_PREVIOUS: bool = false;
+
+    /// The claim statement for `rows` records.
+    fn claim_statement(rows: usize) -> &'static str {
+        fn build(rows: usize) -> String {
+            crate::sql::claim_rows_sql(rows, &crate::sql::claim_returning_record())
+        }
+        static CACHE: crate::sql::Cache = std::sync::OnceLock::new();
+        crate::sql::cached(&CACHE, build, rows)
+    }
+
     /// Connect to the database at `url` (`postgres://` or `postgresql://`) and apply the
     /// migrations.
     pub async fn connect(url: &str) -> Result<Self, ConnectError> {
@@ -45,17 +69,21 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(|e| ConnectError::open(url, e))?;
-        let store = Self::with_pool(pool);
+        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(None); // no table yet: a new database
+        crate::refuse_newer_schema(url, applied, &Self::schema_versions())?;
         MIGRATOR
-            .run(&store.pool)
+            .run(&pool)
             .await
             .map_err(|e| ConnectError::migrate(url, e))?;
-        Ok(store)
+        Ok(Self::from_pools(pool.clone(), pool, crate::redact_url(url)))
     }
 
     /// The connection pool, e.g. for reporting queries of your own.
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        &self.reader
     }
 
     /// The schema versions this build knows (the migrations it embeds), oldest first.
@@ -63,9 +91,10 @@ impl PostgresStore {
         MIGRATOR.iter().map(|m| m.version).collect()
     }
 
-    /// Close the pool, waiting for connections to be returned.
+    /// Close the pool, waiting for connections to be returned; calls made afterwards fail with
+    /// [`StoreError::Closed`](bptl_core::store::StoreError::Closed).
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.writer.close().await;
     }
 }
 

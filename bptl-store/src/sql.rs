@@ -1,6 +1,6 @@
-//! What the SQLite and PostgreSQL stores share: the upserts' SQL text (SQLite takes it with
-//! `?N` for `$N`), conversions between records and columns, and a macro that implements
-//! [`TaskStore`](bptl_core::store::TaskStore) for a store holding a `sqlx` pool (PostgreSQL's).
+//! What the SQLite and PostgreSQL stores share: the statements (both take `$N` placeholders),
+//! conversions between records and columns, error kinds, and a macro that implements
+//! [`TaskStore`](bptl_core::store::TaskStore) for a store holding `sqlx` pools.
 
 use bptl_core::TaskStatus;
 use bptl_core::store::{StoreError, TaskRecord, decode_variables, encode_variables};
@@ -57,7 +57,7 @@ pub(crate) fn claim_sql(returning: &str) -> String {
 /// What PostgreSQL's claim returns: the claimed record and `previous_status`, its status before
 /// the statement (a subquery sees the statement's snapshot): NULL for a new record, and also
 /// when another transaction stored the record after that snapshot was taken.
-fn claim_returning_record() -> String {
+pub(crate) fn claim_returning_record() -> String {
     format!(
         "{COLUMNS}, (SELECT p.status FROM bptl_tasks p \
          WHERE p.engine = bptl_tasks.engine AND p.task_id = bptl_tasks.task_id) AS previous_status"
@@ -96,10 +96,10 @@ pub(crate) fn save_rows_sql(rows: usize) -> String {
     )
 }
 
-/// `claim` of `rows` records (distinct keys) in one statement: returns the claimed rows (the
-/// ones whose unit runs); a key without a row is performed.
-fn claim_rows_sql(rows: usize) -> String {
-    claim_sql(&claim_returning_record()).replacen(
+/// `claim` of `rows` records (distinct keys) in one statement, returning `returning` of the
+/// claimed rows (the ones whose unit runs); a key without a row is performed.
+pub(crate) fn claim_rows_sql(rows: usize, returning: &str) -> String {
+    claim_sql(returning).replacen(
         &format!("VALUES ({INSERT_VALUES})"),
         &format!("VALUES {}", placeholders(rows, RECORD_COLUMNS)),
         1,
@@ -149,10 +149,18 @@ pub(crate) fn save_rows(rows: usize) -> &'static str {
     cached(&CACHE, save_rows_sql, rows)
 }
 
-/// [`claim_rows_sql`], cached per size.
-pub(crate) fn claim_rows(rows: usize) -> &'static str {
+/// The statuses of `rows` records (engine, task_id), before a claim.
+fn previous_rows_sql(rows: usize) -> String {
+    format!(
+        "SELECT engine, task_id, status FROM bptl_tasks WHERE (engine, task_id) IN (VALUES {})",
+        placeholders(rows, 2)
+    )
+}
+
+/// [`previous_rows_sql`], cached per size.
+pub(crate) fn previous_rows(rows: usize) -> &'static str {
     static CACHE: Cache = std::sync::OnceLock::new();
-    cached(&CACHE, claim_rows_sql, rows)
+    cached(&CACHE, previous_rows_sql, rows)
 }
 
 /// [`timeline_rows_sql`], cached per size.
@@ -189,74 +197,35 @@ impl TimelineRow {
     }
 }
 
-/// The `entries` column of a timeline row holding several entries: the rows after the first, as
-/// a JSON array of `[at, kind, message, data]` (`data` is embedded as the JSON it is).
-pub(crate) fn encode_timeline_entries(rows: &[&TimelineRow]) -> String {
-    let mut out = String::with_capacity(rows.len() * 96);
-    out.push('[');
-    for (i, row) in rows.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push('[');
-        out.push_str(&row.at.to_string());
-        out.push_str(",\"");
-        out.push_str(row.kind);
-        out.push_str("\",");
-        out.push_str(&serde_json::Value::from(row.message.as_str()).to_string());
-        out.push(',');
-        out.push_str(&row.data);
-        out.push(']');
-    }
-    out.push(']');
-    out
+/// Runs a store's batches (see [`crate::group`]) on its writer pool; `name` is the store's
+/// redacted URL, for errors.
+pub(crate) struct PoolDb<DB: sqlx::Database> {
+    pub pool: sqlx::Pool<DB>,
+    pub name: std::sync::Arc<str>,
 }
-
-/// The entries [`encode_timeline_entries`] wrote.
-pub(crate) fn decode_timeline_entries(
-    text: &str,
-) -> Result<Vec<bptl_core::TimelineEntry>, StoreError> {
-    let bad = |what: &str| StoreError::new(format!("stored timeline entries: {what}"));
-    let parsed: Vec<(i64, String, String, serde_json::Value)> =
-        serde_json::from_str(text).map_err(|e| bad(&e.to_string()))?;
-    parsed
-        .into_iter()
-        .map(|(at, kind, message, data)| {
-            Ok(bptl_core::TimelineEntry {
-                at: from_nanos(at, "timeline at")?,
-                kind: bptl_core::EventKind::parse(&kind),
-                message,
-                data,
-            })
-        })
-        .collect()
-}
-
-/// Runs a store's batches (see [`crate::group`]) on its pool.
-pub(crate) struct PoolDb<DB: sqlx::Database>(pub sqlx::Pool<DB>);
 
 /// Nanoseconds since the epoch, as stored.
 pub(crate) fn to_nanos(at: Timestamp) -> Result<i64, StoreError> {
     i64::try_from(at.as_nanosecond())
-        .map_err(|_| StoreError::new(format!("the instant {at} is outside the storable range")))
+        .map_err(|_| StoreError::other(format!("the instant {at} is outside the storable range")))
 }
 
 /// An instant read back from nanoseconds.
 pub(crate) fn from_nanos(nanos: i64, column: &str) -> Result<Timestamp, StoreError> {
     Timestamp::from_nanosecond(i128::from(nanos))
-        .map_err(|e| StoreError::new(format!("stored {column} {nanos} is not an instant: {e}")))
+        .map_err(|e| StoreError::corrupt(format!("stored {column} {nanos} is not an instant: {e}")))
 }
 
 /// A status read back.
 pub(crate) fn parse_status(text: &str) -> Result<TaskStatus, StoreError> {
     text.parse::<TaskStatus>()
-        .map_err(|e| StoreError::new(format!("stored status: {e}")))
+        .map_err(|e| StoreError::corrupt(format!("stored status: {e}")))
 }
 
 /// JSON text read back.
 pub(crate) fn parse_json(text: &str, column: &str) -> Result<serde_json::Value, StoreError> {
     serde_json::from_str(text)
-        .map_err(|e| StoreError::new(format!("stored {column} is not JSON: {e}")))
+        .map_err(|e| StoreError::corrupt(format!("stored {column} is not JSON: {e}")))
 }
 
 /// The columns of one record: as bound to statements, in [`COLUMNS`] order, and as read back.
@@ -345,30 +314,93 @@ impl Columns {
     }
 }
 
-/// A database error as a [`StoreError`] naming the operation.
+/// A database error as a [`StoreError`] of the kind the caller can act on, naming the operation.
 pub(crate) fn db_error(operation: &str, err: sqlx::Error) -> StoreError {
-    StoreError::new(format!("{operation}: {err}"))
+    let message = format!("{operation}: {err}");
+    match &err {
+        sqlx::Error::PoolClosed => StoreError::closed(operation.to_owned()),
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::BeginFailed => StoreError::unavailable(message),
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::TypeNotFound { .. } => StoreError::corrupt(message),
+        sqlx::Error::Database(db) => match db.code().as_deref().map(code_kind) {
+            Some(Kind::Unavailable) => StoreError::unavailable(message),
+            Some(Kind::Full) => StoreError::full(message),
+            Some(Kind::Conflict) => StoreError::conflict(message),
+            Some(Kind::Corrupt) => StoreError::corrupt(message),
+            _ => StoreError::other(message),
+        },
+        _ => StoreError::other(message),
+    }
 }
 
-/// Implements `TaskStore` for `$store` (a struct with a `pool: sqlx::Pool<$db>` field).
+/// What a database error code means for the caller.
+#[derive(Debug, PartialEq)]
+enum Kind {
+    Unavailable,
+    Full,
+    Conflict,
+    Corrupt,
+    Other,
+}
+
+/// The kind of a database error code: PostgreSQL's are five-character SQLSTATEs, SQLite's
+/// (extended) result codes are numbers below 10 000.
+fn code_kind(code: &str) -> Kind {
+    if code.len() < 5
+        && let Ok(extended) = code.parse::<i64>()
+    {
+        return match extended & 0xff {
+            5 | 6 => Kind::Unavailable, // SQLITE_BUSY, SQLITE_LOCKED
+            13 => Kind::Full,           // SQLITE_FULL
+            11 | 26 => Kind::Corrupt,   // SQLITE_CORRUPT, SQLITE_NOTADB
+            _ => Kind::Other,
+        };
+    }
+    match code {
+        "40001" | "40P01" => Kind::Conflict, // serialization failure, deadlock
+        "XX001" | "XX002" => Kind::Corrupt,  // data or index corrupted
+        c if c.starts_with("53") => Kind::Full, // insufficient resources (disk full, ...)
+        c if c.starts_with("08") || c.starts_with("57P") => Kind::Unavailable,
+        _ => Kind::Other,
+    }
+}
+
+/// Implements `TaskStore` for `$store`, a struct with fields `reader` and `writer`
+/// (`sqlx::Pool<$db>`), `commit` (`Arc<GroupCommit>`) and `name` (`Arc<str>`, the redacted URL),
+/// and with associated items `BEGIN` (the statement opening a write transaction),
+/// `PRESELECT_PREVIOUS` (whether a claim reads the previous statuses before its upsert) and
+/// `claim_statement(rows)`.
 macro_rules! impl_task_store {
     ($store:ty, $db:ty) => {
         impl $store {
-            /// A store on `pool`, with its group-commit writer.
-            fn with_pool(pool: sqlx::Pool<$db>) -> Self {
-                let db = $crate::sql::PoolDb(pool.clone());
+            /// A store reading through `reader` and writing through `writer` (its group-commit
+            /// writer takes one connection per batch).
+            fn from_pools(reader: sqlx::Pool<$db>, writer: sqlx::Pool<$db>, name: String) -> Self {
+                let name: std::sync::Arc<str> = name.into();
+                let db = $crate::sql::PoolDb {
+                    pool: writer.clone(),
+                    name: std::sync::Arc::clone(&name),
+                };
                 Self {
-                    pool,
+                    reader,
+                    writer,
                     commit: std::sync::Arc::new($crate::group::GroupCommit::new(
                         std::sync::Arc::new(db),
                     )),
+                    name,
                 }
             }
 
             fn bind_ref<'q>(
-                query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+                query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>,
                 b: &'q $crate::sql::Columns,
-            ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+            ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments> {
                 query
                     .bind(&b.engine)
                     .bind(&b.task_id)
@@ -390,22 +422,61 @@ macro_rules! impl_task_store {
                     .bind(b.reported_at)
             }
 
-            async fn get_on(
-                conn: &mut <$db as sqlx::Database>::Connection,
+            async fn get_on<'e, E>(
+                executor: E,
                 engine: &str,
                 task_id: &str,
-            ) -> Result<Option<bptl_core::store::TaskRecord>, bptl_core::store::StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM bptl_tasks WHERE engine = $1 AND task_id = $2",
-                    $crate::sql::COLUMNS
-                );
-                let row = sqlx::query(&sql)
+            ) -> Result<Option<bptl_core::store::TaskRecord>, bptl_core::store::StoreError>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
+                static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+                let sql = SQL.get_or_init(|| {
+                    format!(
+                        "SELECT {} FROM bptl_tasks WHERE engine = $1 AND task_id = $2",
+                        $crate::sql::COLUMNS
+                    )
+                });
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                     .bind(engine)
                     .bind(task_id)
-                    .fetch_optional(&mut *conn)
+                    .fetch_optional(executor)
                     .await
                     .map_err(|e| $crate::sql::db_error("reading a task record", e))?;
                 row.as_ref().map(Self::read_record).transpose()
+            }
+
+            /// The statuses the records of `chunk` have now (read inside the claim's
+            /// transaction, before its upsert).
+            async fn previous_statuses(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                chunk: &[&$crate::sql::Columns],
+            ) -> Result<
+                std::collections::HashMap<(String, String), bptl_core::TaskStatus>,
+                bptl_core::store::StoreError,
+            > {
+                use sqlx::Row as _;
+                let mut query = sqlx::query($crate::sql::previous_rows(chunk.len()));
+                for b in chunk {
+                    query = query.bind(&b.engine).bind(&b.task_id);
+                }
+                let found = query
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(|e| $crate::sql::db_error("claiming task records", e))?;
+                let get = |e: sqlx::Error| $crate::sql::db_error("claiming task records", e);
+                let mut out = std::collections::HashMap::with_capacity(found.len());
+                for row in &found {
+                    let status: String = row.try_get("status").map_err(get)?;
+                    out.insert(
+                        (
+                            row.try_get("engine").map_err(get)?,
+                            row.try_get("task_id").map_err(get)?,
+                        ),
+                        $crate::sql::parse_status(&status)?,
+                    );
+                }
+                Ok(out)
             }
 
             /// The outcome of a claim whose upsert returned no row: the record is performed
@@ -415,24 +486,36 @@ macro_rules! impl_task_store {
                 b: &$crate::sql::Columns,
             ) -> Result<bptl_core::store::Claim, bptl_core::store::StoreError> {
                 for _ in 0..3 {
-                    if let Some(stored) = Self::get_on(&mut *conn, &b.engine, &b.task_id).await?
+                    let stored = Self::get_on(&mut *conn, &b.engine, &b.task_id).await?;
+                    if let Some(stored) = &stored
                         && matches!(
                             stored.status,
                             bptl_core::TaskStatus::Performed | bptl_core::TaskStatus::Completed
                         )
                         && stored.result_variables.is_some()
                     {
-                        return Ok(bptl_core::store::Claim::Performed(stored));
+                        return Ok(bptl_core::store::Claim::Performed(stored.clone()));
                     }
-                    let row = Self::bind_ref(sqlx::query($crate::sql::claim_rows(1)), b)
+                    let previous = stored.map(|s| s.status);
+                    let row = Self::bind_ref(sqlx::query(Self::claim_statement(1)), b)
                         .fetch_optional(&mut *conn)
                         .await
                         .map_err(|e| $crate::sql::db_error("claiming a task record", e))?;
                     if let Some(row) = row {
-                        return Self::read_claimed(&row);
+                        let claim = Self::read_claimed(&row)?;
+                        return Ok(match claim {
+                            bptl_core::store::Claim::Run {
+                                record,
+                                previous: p,
+                            } if Self::PRESELECT_PREVIOUS => bptl_core::store::Claim::Run {
+                                record,
+                                previous: previous.or(p),
+                            },
+                            other => other,
+                        });
                     }
                 }
-                Err(bptl_core::store::StoreError::new(format!(
+                Err(bptl_core::store::StoreError::conflict(format!(
                     "claiming task record {}:{}: it keeps disappearing (is something pruning it?)",
                     b.engine, b.task_id
                 )))
@@ -447,7 +530,12 @@ macro_rules! impl_task_store {
                 let mut claims = Vec::new();
                 for segment in segments {
                     for chunk in chunks(&segment.claims) {
-                        let mut q = sqlx::query($crate::sql::claim_rows(chunk.len()));
+                        let previous = if Self::PRESELECT_PREVIOUS {
+                            Self::previous_statuses(&mut *conn, chunk).await?
+                        } else {
+                            std::collections::HashMap::new()
+                        };
+                        let mut q = sqlx::query(Self::claim_statement(chunk.len()));
                         for b in chunk {
                             q = Self::bind_ref(q, b);
                         }
@@ -457,9 +545,14 @@ macro_rules! impl_task_store {
                             .map_err(|e| $crate::sql::db_error("claiming task records", e))?;
                         let mut run = std::collections::HashMap::with_capacity(rows.len());
                         for row in &rows {
-                            let claim = Self::read_claimed(row)?;
-                            if let bptl_core::store::Claim::Run { record, .. } = &claim {
-                                run.insert((record.engine.clone(), record.task_id.clone()), claim);
+                            if let bptl_core::store::Claim::Run {
+                                record,
+                                previous: p,
+                            } = Self::read_claimed(row)?
+                            {
+                                let key = (record.engine.clone(), record.task_id.clone());
+                                let previous = previous.get(&key).copied().or(p);
+                                run.insert(key, bptl_core::store::Claim::Run { record, previous });
                             }
                         }
                         for b in chunk {
@@ -543,54 +636,8 @@ macro_rules! impl_task_store {
                 }
                 .into_record()
             }
-        }
 
-        #[async_trait::async_trait]
-        impl $crate::group::BatchDb for $crate::sql::PoolDb<$db> {
-            async fn write(
-                &self,
-                segments: &[$crate::group::Segment<'_>],
-                transaction: bool,
-            ) -> Result<Vec<bptl_core::store::Claim>, bptl_core::store::StoreError> {
-                let error = |e| $crate::sql::db_error("writing task records", e);
-                let mut conn = self.0.acquire().await.map_err(error)?;
-                if !transaction {
-                    return <$store>::write_segments(&mut *conn, segments).await;
-                }
-                let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(error)?;
-                let claims = <$store>::write_segments(&mut *tx, segments).await?;
-                tx.commit().await.map_err(error)?;
-                Ok(claims)
-            }
-        }
-
-        #[async_trait::async_trait]
-        impl bptl_core::store::TaskStore for $store {
-            async fn save(
-                &self,
-                record: &bptl_core::store::TaskRecord,
-            ) -> Result<(), bptl_core::store::StoreError> {
-                self.commit.save($crate::sql::Columns::new(record)?).await
-            }
-
-            async fn get(
-                &self,
-                key: &bptl_core::store::TaskKey,
-            ) -> Result<Option<bptl_core::store::TaskRecord>, bptl_core::store::StoreError> {
-                let sql = format!(
-                    "SELECT {} FROM bptl_tasks WHERE engine = $1 AND task_id = $2",
-                    $crate::sql::COLUMNS
-                );
-                let row = sqlx::query(&sql)
-                    .bind(&key.engine)
-                    .bind(&key.task_id)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(|e| $crate::sql::db_error("reading a task record", e))?;
-                row.as_ref().map(Self::read_record).transpose()
-            }
-
-            async fn list(
+            async fn list_inner(
                 &self,
                 filter: &bptl_core::store::TaskFilter,
             ) -> Result<Vec<bptl_core::store::TaskRecord>, bptl_core::store::StoreError> {
@@ -632,35 +679,13 @@ macro_rules! impl_task_store {
                 }
                 let rows = q
                     .build()
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.reader)
                     .await
                     .map_err(|e| $crate::sql::db_error("listing task records", e))?;
                 rows.iter().map(Self::read_record).collect()
             }
 
-            async fn append_timeline(
-                &self,
-                key: &bptl_core::store::TaskKey,
-                entry: &bptl_core::TimelineEntry,
-            ) -> Result<(), bptl_core::store::StoreError> {
-                // An entry for an unknown record is dropped (the INSERT selects no row).
-                self.commit
-                    .timeline(vec![$crate::sql::TimelineRow::new(key, entry)?])
-                    .await
-            }
-
-            async fn append_timelines(
-                &self,
-                entries: &[(bptl_core::store::TaskKey, bptl_core::TimelineEntry)],
-            ) -> Result<(), bptl_core::store::StoreError> {
-                let rows = entries
-                    .iter()
-                    .map(|(key, entry)| $crate::sql::TimelineRow::new(key, entry))
-                    .collect::<Result<Vec<_>, _>>()?;
-                self.commit.timeline(rows).await
-            }
-
-            async fn timeline(
+            async fn timeline_inner(
                 &self,
                 key: &bptl_core::store::TaskKey,
             ) -> Result<Vec<bptl_core::TimelineEntry>, bptl_core::store::StoreError> {
@@ -671,7 +696,7 @@ macro_rules! impl_task_store {
                 )
                 .bind(&key.engine)
                 .bind(&key.task_id)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reader)
                 .await
                 .map_err(|e| $crate::sql::db_error("reading a task's timeline", e))?;
                 let get = |e: sqlx::Error| $crate::sql::db_error("reading a task's timeline", e);
@@ -690,7 +715,7 @@ macro_rules! impl_task_store {
                     .collect()
             }
 
-            async fn stats(
+            async fn stats_inner(
                 &self,
                 since: Option<jiff::Timestamp>,
             ) -> Result<Vec<bptl_core::StatsRow>, bptl_core::store::StoreError> {
@@ -705,7 +730,7 @@ macro_rules! impl_task_store {
                 q.push(" GROUP BY topic, status");
                 let rows = q
                     .build()
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.reader)
                     .await
                     .map_err(|e| $crate::sql::db_error("counting task records", e))?;
                 let get = |e: sqlx::Error| $crate::sql::db_error("counting task records", e);
@@ -726,7 +751,7 @@ macro_rules! impl_task_store {
                 Ok(stats)
             }
 
-            async fn prune_completed(
+            async fn prune_inner(
                 &self,
                 before: jiff::Timestamp,
             ) -> Result<u64, bptl_core::store::StoreError> {
@@ -735,17 +760,13 @@ macro_rules! impl_task_store {
                     "DELETE FROM bptl_tasks WHERE status = 'completed' AND updated_at < $1",
                 )
                 .bind($crate::sql::to_nanos(before)?)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(|e| $crate::sql::db_error("pruning completed task records", e))?;
                 Ok(done.rows_affected())
             }
 
-            async fn close(&self) {
-                self.pool.close().await;
-            }
-
-            async fn reset_status(
+            async fn reset_inner(
                 &self,
                 key: &bptl_core::store::TaskKey,
                 status: bptl_core::TaskStatus,
@@ -758,10 +779,144 @@ macro_rules! impl_task_store {
                 .bind(&key.task_id)
                 .bind(status.as_str())
                 .bind($crate::sql::to_nanos(jiff::Timestamp::now())?)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(|e| $crate::sql::db_error("resetting a task's status", e))?;
                 Ok(done.rows_affected() > 0)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::group::BatchDb for $crate::sql::PoolDb<$db> {
+            async fn write(
+                &self,
+                segments: &[$crate::group::Segment<'_>],
+                transaction: bool,
+            ) -> Result<Vec<bptl_core::store::Claim>, bptl_core::store::StoreError> {
+                let result = async {
+                    let error = |e| $crate::sql::db_error("writing task records", e);
+                    let mut conn = self.pool.acquire().await.map_err(error)?;
+                    // A claim that reads the previous statuses first needs both in one
+                    // transaction.
+                    let transaction = transaction
+                        || (<$store>::PRESELECT_PREVIOUS
+                            && segments.iter().any(|s| !s.claims.is_empty()));
+                    if !transaction {
+                        return <$store>::write_segments(&mut *conn, segments).await;
+                    }
+                    let mut tx = sqlx::Connection::begin_with(&mut *conn, <$store>::BEGIN)
+                        .await
+                        .map_err(error)?;
+                    let claims = <$store>::write_segments(&mut *tx, segments).await?;
+                    tx.commit().await.map_err(error)?;
+                    Ok(claims)
+                }
+                .await;
+                result.map_err(|e: bptl_core::store::StoreError| e.in_store(&self.name))
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl bptl_core::store::TaskStore for $store {
+            async fn save(
+                &self,
+                record: &bptl_core::store::TaskRecord,
+            ) -> Result<(), bptl_core::store::StoreError> {
+                let columns =
+                    $crate::sql::Columns::new(record).map_err(|e| e.in_store(&self.name))?;
+                self.commit
+                    .save(columns)
+                    .await
+                    .map_err(|e| e.in_store(&self.name))
+            }
+
+            async fn get(
+                &self,
+                key: &bptl_core::store::TaskKey,
+            ) -> Result<Option<bptl_core::store::TaskRecord>, bptl_core::store::StoreError> {
+                Self::get_on(&self.reader, &key.engine, &key.task_id)
+                    .await
+                    .map_err(|e| e.in_store(&self.name))
+            }
+
+            async fn list(
+                &self,
+                filter: &bptl_core::store::TaskFilter,
+            ) -> Result<Vec<bptl_core::store::TaskRecord>, bptl_core::store::StoreError> {
+                self.list_inner(filter)
+                    .await
+                    .map_err(|e| e.in_store(&self.name))
+            }
+
+            async fn append_timeline(
+                &self,
+                key: &bptl_core::store::TaskKey,
+                entry: &bptl_core::TimelineEntry,
+            ) -> Result<(), bptl_core::store::StoreError> {
+                // An entry for an unknown record is dropped (the INSERT selects no row).
+                let row = $crate::sql::TimelineRow::new(key, entry)
+                    .map_err(|e| e.in_store(&self.name))?;
+                self.commit
+                    .timeline(vec![row])
+                    .await
+                    .map_err(|e| e.in_store(&self.name))
+            }
+
+            async fn append_timelines(
+                &self,
+                entries: &[(bptl_core::store::TaskKey, bptl_core::TimelineEntry)],
+            ) -> Result<(), bptl_core::store::StoreError> {
+                let rows = entries
+                    .iter()
+                    .map(|(key, entry)| $crate::sql::TimelineRow::new(key, entry))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| e.in_store(&self.name))?;
+                self.commit
+                    .timeline(rows)
+                    .await
+                    .map_err(|e| e.in_store(&self.name))
+            }
+
+            async fn timeline(
+                &self,
+                key: &bptl_core::store::TaskKey,
+            ) -> Result<Vec<bptl_core::TimelineEntry>, bptl_core::store::StoreError> {
+                self.timeline_inner(key)
+                    .await
+                    .map_err(|e| e.in_store(&self.name))
+            }
+
+            async fn stats(
+                &self,
+                since: Option<jiff::Timestamp>,
+            ) -> Result<Vec<bptl_core::StatsRow>, bptl_core::store::StoreError> {
+                self.stats_inner(since)
+                    .await
+                    .map_err(|e| e.in_store(&self.name))
+            }
+
+            async fn prune_completed(
+                &self,
+                before: jiff::Timestamp,
+            ) -> Result<u64, bptl_core::store::StoreError> {
+                self.prune_inner(before)
+                    .await
+                    .map_err(|e| e.in_store(&self.name))
+            }
+
+            async fn close(&self) {
+                self.writer.close().await;
+                self.reader.close().await;
+            }
+
+            async fn reset_status(
+                &self,
+                key: &bptl_core::store::TaskKey,
+                status: bptl_core::TaskStatus,
+            ) -> Result<bool, bptl_core::store::StoreError> {
+                self.reset_inner(key, status)
+                    .await
+                    .map_err(|e| e.in_store(&self.name))
             }
 
             async fn claim(
@@ -774,10 +929,33 @@ macro_rules! impl_task_store {
                 fresh.result_variables = None;
                 fresh.execution_error = None;
                 fresh.reported_at = None;
-                self.commit.claim($crate::sql::Columns::new(&fresh)?).await
+                let columns =
+                    $crate::sql::Columns::new(&fresh).map_err(|e| e.in_store(&self.name))?;
+                self.commit
+                    .claim(columns)
+                    .await
+                    .map_err(|e| e.in_store(&self.name))
             }
         }
     };
 }
 
 pub(crate) use impl_task_store;
+
+#[cfg(test)]
+mod tests {
+    use super::{Kind, code_kind};
+
+    #[test]
+    fn error_codes_map_to_kinds() {
+        assert_eq!(code_kind("5"), Kind::Unavailable);
+        assert_eq!(code_kind("517"), Kind::Unavailable); // SQLITE_BUSY_SNAPSHOT
+        assert_eq!(code_kind("13"), Kind::Full);
+        assert_eq!(code_kind("26"), Kind::Corrupt);
+        assert_eq!(code_kind("2067"), Kind::Other); // a unique constraint
+        assert_eq!(code_kind("40P01"), Kind::Conflict);
+        assert_eq!(code_kind("53100"), Kind::Full);
+        assert_eq!(code_kind("57P01"), Kind::Unavailable);
+        assert_eq!(code_kind("23505"), Kind::Other);
+    }
+}

@@ -87,3 +87,43 @@ async fn every_accepted_form_opens_a_working_store() {
     }
     assert!(dir.0.join("a.db").exists() && dir.0.join("b.db").exists());
 }
+
+#[tokio::test]
+async fn postgres_over_tls_when_the_url_asks_for_it() {
+    use bptl_core::store::TaskStore as _;
+    use sqlx::Row as _;
+    let db = support::TestDatabase::create().await;
+    let sep = if db.url.contains('?') { '&' } else { '?' };
+    let url = format!("{}{sep}sslmode=require", db.url);
+    let store = bptl_store::PostgresStore::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let row = sqlx::query("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert!(row.get::<bool, _>("ssl"), "the connection is encrypted");
+    let version: Option<String> = row.get("version");
+    assert!(version.is_some_and(|v| v.starts_with("TLS")));
+    store
+        .save(&bptl_core::store::TaskRecord::from_task(
+            &bptl_core::InMemoryTask::new("tls", bptl_core::variables! {}),
+            "w",
+        ))
+        .await
+        .unwrap();
+    store.close().await;
+
+    // verify-full checks the certificate: the test server's is self-signed.
+    let err = bptl_store::connect(&format!("{}{sep}sslmode=verify-full", db.url))
+        .await
+        .err()
+        .unwrap();
+    let text = err.to_string();
+    assert!(
+        matches!(err, bptl_store::ConnectError::Open { .. }),
+        "{text}"
+    );
+    assert!(text.contains("certificate"), "{text}");
+    assert!(text.contains("sslrootcert"), "{text}");
+}

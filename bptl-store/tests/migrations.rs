@@ -25,22 +25,19 @@ async fn sqlite_migrations_apply_once_and_data_survives_reopening() {
     for _ in 0..2 {
         let again = SqliteStore::connect(&url).await.unwrap();
         assert_eq!(again.get(&r.key()).await.unwrap(), Some(r.clone()));
-        let versions: Vec<i64> = again
-            .with_connection(|conn| {
-                conn.prepare("SELECT version FROM bptl_schema_migrations ORDER BY version")?
-                    .query_map([], |row| row.get(0))?
-                    .collect()
-            })
-            .await
-            .unwrap();
+        let versions: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(again.pool())
+                .await
+                .unwrap();
         assert_eq!(versions, SqliteStore::schema_versions());
-        let mode: String = again
-            .with_connection(|conn| conn.query_row("PRAGMA journal_mode", [], |row| row.get(0)))
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(again.pool())
             .await
             .unwrap();
         assert_eq!(mode, "wal");
-        let page_size: i64 = again
-            .with_connection(|conn| conn.query_row("PRAGMA page_size", [], |row| row.get(0)))
+        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(again.pool())
             .await
             .unwrap();
         assert_eq!(page_size, 16384, "a new database gets 16 KiB pages");
@@ -113,76 +110,76 @@ where
     out
 }
 
+/// The schema of the SQLite store of the bptl 0.1.0 development builds (intent log era), as
+/// its six migrations left it.
+const SCHEMA_0_1_0: &str = "
+CREATE TABLE bptl_schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL);
+INSERT INTO bptl_schema_migrations (version, description, applied_at) VALUES
+    (1, 'task records', 0), (2, 'lean writes', 0), (3, 'intent log bookkeeping', 0),
+    (4, 'index of records not completed', 0), (5, 'several timeline entries per row', 0),
+    (6, 'process instance lookup without a random index', 0);
+CREATE TABLE bptl_tasks (seq INTEGER PRIMARY KEY, engine TEXT NOT NULL, task_id TEXT NOT NULL,
+    topic TEXT NOT NULL, worker_id TEXT NOT NULL, process_instance_id TEXT, business_key TEXT,
+    priority INTEGER NOT NULL DEFAULT 0, retries INTEGER, lock_expires_at INTEGER,
+    variables TEXT NOT NULL, status TEXT NOT NULL, result_variables TEXT, execution_error TEXT,
+    engine_error TEXT, executions INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL, reported_at INTEGER, UNIQUE (engine, task_id));
+CREATE TABLE bptl_timeline (id INTEGER PRIMARY KEY, task_seq INTEGER NOT NULL, at INTEGER NOT NULL,
+    kind TEXT NOT NULL, message TEXT NOT NULL, data TEXT NOT NULL, entries TEXT);
+CREATE TABLE bptl_log_owners (owner TEXT PRIMARY KEY, generation INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE bptl_process_instances (seq INTEGER PRIMARY KEY, tail TEXT NOT NULL);
+INSERT INTO bptl_tasks (engine, task_id, topic, worker_id, variables, status, created_at, updated_at)
+    VALUES ('camunda', 't1', 'old', 'w', '{}', 'completed', 1, 2);
+";
+
 #[tokio::test]
-async fn a_version_1_sqlite_database_is_upgraded_with_its_timelines() {
-    // A database as the first schema left it (timeline keyed by engine and task id), written
-    // with plain SQL: the upgrade must keep every record and timeline entry.
+async fn a_sqlite_database_of_bptl_0_1_0_is_refused_with_what_to_do_and_left_alone() {
     let dir = TempDir::new();
-    let path = dir.0.join("v1.db");
+    let url = dir.sqlite_url("old.db");
     {
-        let conn = bptl_store::rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(include_str!("../migrations/sqlite/0001_task_records.sql"))
+        use sqlx::{ConnectOptions as _, Connection as _};
+        let mut conn = url
+            .parse::<sqlx::sqlite::SqliteConnectOptions>()
+            .unwrap()
+            .create_if_missing(true)
+            .connect()
+            .await
             .unwrap();
-        conn.execute_batch(
-            "INSERT INTO bptl_tasks (engine, task_id, topic, worker_id, process_instance_id, variables, status, created_at, updated_at)
-                 VALUES ('camunda', 't1', 'old', 'w', 'pi-0000000001', '{}', 'completed', 1, 2),
-                        ('camunda', 't2', 'old', 'w', 'pi-0000000002', '{}', 'failed', 3, 4);
-             INSERT INTO bptl_timeline (engine, task_id, at, kind, message, data)
-                 VALUES ('camunda', 't1', 10, 'status', 'first', 'null'),
-                        ('camunda', 't2', 11, 'note', 'other task', '{\"a\":1}'),
-                        ('camunda', 't1', 12, 'status', 'second', 'null');",
-        )
-        .unwrap();
+        sqlx::raw_sql(SCHEMA_0_1_0)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
     }
-    let store = SqliteStore::open(&path).await.unwrap();
-    let t1 = store
-        .timeline(&bptl_core::store::TaskKey::new("camunda", "t1"))
-        .await
-        .unwrap();
-    let messages: Vec<&str> = t1.iter().map(|e| e.message.as_str()).collect();
-    assert_eq!(messages, ["first", "second"]);
-    let t2 = store
-        .timeline(&bptl_core::store::TaskKey::new("camunda", "t2"))
-        .await
-        .unwrap();
-    assert_eq!(t2.len(), 1);
-    assert_eq!(t2[0].data, serde_json::json!({ "a": 1 }));
-    let records = store
-        .list(&bptl_core::store::TaskFilter::default())
-        .await
-        .unwrap();
-    assert_eq!(records.len(), 2);
-    // The records are found by process instance (migration 6 filled its lookup table).
-    let by_instance = store
-        .list(&bptl_core::store::TaskFilter::default().process_instance("pi-0000000002"))
-        .await
-        .unwrap();
-    assert_eq!(
-        by_instance
-            .iter()
-            .map(|r| r.task_id.as_str())
-            .collect::<Vec<_>>(),
-        ["t2"]
+    let err = SqliteStore::connect(&url).await.err().unwrap();
+    let text = err.to_string();
+    assert!(
+        matches!(err, bptl_store::ConnectError::Outdated { version: 6, .. }),
+        "{text}"
     );
-    // An existing database keeps its page size (a new one gets 16 KiB pages).
-    let page_size: i64 = store
-        .with_connection(|conn| conn.query_row("PRAGMA page_size", [], |r| r.get(0)))
+    assert!(text.contains(&url), "{text}");
+    assert!(text.contains("bptl 0.1.0"), "{text}");
+    assert!(text.contains("point store.url at a new file"), "{text}");
+    // Nothing was changed: no migration of the new schema was applied to it.
+    use sqlx::{ConnectOptions as _, Connection as _};
+    let mut conn = url
+        .parse::<sqlx::sqlite::SqliteConnectOptions>()
+        .unwrap()
+        .connect()
         .await
         .unwrap();
-    assert_eq!(page_size, 4096);
-    // Pruning the completed one takes its timeline along and leaves the other's.
-    assert_eq!(
-        store.prune_completed(jiff::Timestamp::now()).await.unwrap(),
-        1
-    );
-    let left: i64 = store
-        .with_connection(|conn| {
-            conn.query_row("SELECT COUNT(*) FROM bptl_timeline", [], |r| r.get(0))
-        })
+    let sqlx_tables: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = '_sqlx_migrations'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(sqlx_tables, 0);
+    let records: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bptl_tasks")
+        .fetch_one(&mut conn)
         .await
         .unwrap();
-    assert_eq!(left, 1);
-    store.close().await;
+    assert_eq!(records, 1);
+    conn.close().await.unwrap();
 }
 
 #[tokio::test]
@@ -190,15 +187,13 @@ async fn a_sqlite_database_from_a_newer_bptl_is_refused_with_what_to_do() {
     let dir = TempDir::new();
     let url = dir.sqlite_url("newer.db");
     let store = SqliteStore::connect(&url).await.unwrap();
-    store
-        .with_connection(|conn| {
-            conn.execute(
-                "INSERT INTO bptl_schema_migrations (version, description, applied_at) VALUES (999, 'future', 0)",
-                [],
-            )
-        })
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (999, 'future', TRUE, x'00', 0)",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
     store.close().await;
     let err = SqliteStore::connect(&url).await.err().unwrap().to_string();
     assert!(err.contains("schema version 999"), "{err}");
@@ -231,8 +226,8 @@ async fn a_record_deleted_by_another_process_while_in_flight_is_written_again_wh
     else {
         panic!("a new task is claimed");
     };
-    operator
-        .with_connection(|conn| conn.execute("DELETE FROM bptl_tasks", []))
+    sqlx::query("DELETE FROM bptl_tasks")
+        .execute(operator.pool())
         .await
         .unwrap();
     claimed.status = bptl_core::TaskStatus::Performed;
@@ -245,21 +240,8 @@ async fn a_record_deleted_by_another_process_while_in_flight_is_written_again_wh
         data: serde_json::Value::Null,
     };
     worker.append_timeline(&key, &entry).await.unwrap();
-    // Another process sees a store's writes once they are written through (every 100 ms, or
-    // at `flush`): then both stores see the record again, with the entry on its timeline.
-    worker.flush().await.unwrap();
+    // Another process sees a store's writes as soon as they returned: both stores see the
+    // record again, with the entry on its timeline.
     assert_eq!(operator.get(&key).await.unwrap(), Some(claimed.clone()));
     assert_eq!(operator.timeline(&key).await.unwrap(), vec![entry]);
-}
-
-#[tokio::test]
-async fn a_transaction_left_open_by_an_own_query_does_not_block_the_store() {
-    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
-    store
-        .with_connection(|conn| conn.execute_batch("BEGIN; DELETE FROM bptl_tasks;"))
-        .await
-        .unwrap();
-    let r = record();
-    store.save(&r).await.unwrap();
-    assert_eq!(store.get(&r.key()).await.unwrap(), Some(r));
 }

@@ -1,7 +1,9 @@
--- Task records and their timelines (SQLite).
--- Instants are nanoseconds since the Unix epoch (UTC); JSON is stored as text, losslessly.
+-- Task records and their timelines (SQLite), the baseline schema.
+-- Instants are nanoseconds since the Unix epoch (UTC) so that they round-trip exactly; JSON is
+-- stored as text, losslessly. Row ids grow at the end (max + 1): newest first by `seq`, and
+-- a task's timeline entries in the order they were appended by `id`.
 CREATE TABLE IF NOT EXISTS bptl_tasks (
-    seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq                 INTEGER PRIMARY KEY,
     engine              TEXT    NOT NULL,
     task_id             TEXT    NOT NULL,
     topic               TEXT    NOT NULL,
@@ -25,13 +27,13 @@ CREATE TABLE IF NOT EXISTS bptl_tasks (
 );
 
 CREATE INDEX IF NOT EXISTS bptl_tasks_created ON bptl_tasks (created_at DESC, seq DESC);
-CREATE INDEX IF NOT EXISTS bptl_tasks_status ON bptl_tasks (status, created_at);
+-- By status (operators, recovery) and completed records by age (pruning).
+CREATE INDEX IF NOT EXISTS bptl_tasks_status ON bptl_tasks (status, updated_at);
 CREATE INDEX IF NOT EXISTS bptl_tasks_topic ON bptl_tasks (topic, created_at);
 CREATE INDEX IF NOT EXISTS bptl_tasks_process_instance ON bptl_tasks (process_instance_id);
-CREATE INDEX IF NOT EXISTS bptl_tasks_prune ON bptl_tasks (status, updated_at);
 
 CREATE TABLE IF NOT EXISTS bptl_timeline (
-    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    id      INTEGER PRIMARY KEY,
     engine  TEXT    NOT NULL,
     task_id TEXT    NOT NULL,
     at      INTEGER NOT NULL,
