@@ -66,6 +66,9 @@ pub mod config;
 #[cfg(feature = "cli")]
 pub mod ops;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 /// Everything a unit author needs: `use bptl::prelude::*;`.
 pub mod prelude {
     pub use bptl_core::prelude::*;
