@@ -164,15 +164,17 @@ async fn unknown_keys_and_instances_answer_404() {
     api.get("/process-definition/key/nope")
         .await
         .error(404, "RestException");
+    // Operaton 1.0 and Camunda 7.24 answer these with InvalidRequestException
+    // (tests/fixtures/transcripts/*/errors.json).
     api.get("/process-instance/nope")
         .await
-        .error(404, "RestException");
+        .error(404, "InvalidRequestException");
     api.get("/history/process-instance/nope")
         .await
-        .error(404, "RestException");
+        .error(404, "InvalidRequestException");
     api.delete("/process-instance/nope")
         .await
-        .error(404, "RestException");
+        .error(404, "InvalidRequestException");
     let malformed = api
         .send(
             api.http
@@ -224,7 +226,7 @@ async fn instances_run_to_the_end_and_keep_history() {
 
     api.get(&format!("/process-instance/{id}"))
         .await
-        .error(404, "RestException");
+        .error(404, "InvalidRequestException");
     let history = api.get(&format!("/history/process-instance/{id}")).await;
     assert_eq!(history.body["state"], "COMPLETED");
     assert!(history.body["endTime"].is_string());

@@ -26,9 +26,22 @@ impl RestError {
         }
     }
 
-    /// 404 for an unknown external task.
+    /// 404 for an unknown external task in a task operation (complete, lock, retries, ...):
+    /// the engine's `NotFoundException`, so `code` 0.
     pub fn task_not_found(id: &str) -> Self {
-        Self::not_found(format!("External task with id {id} does not exist"))
+        Self {
+            code: Some(0),
+            ..Self::not_found(format!("External task with id {id} does not exist"))
+        }
+    }
+
+    /// 404 `InvalidRequestException`: what Camunda's REST layer answers for an unknown
+    /// process instance, historic instance or variable.
+    pub fn invalid_not_found(message: impl Into<String>) -> Self {
+        Self {
+            status: 404,
+            ..Self::invalid_request(message)
+        }
     }
 
     /// 400 `RestException` wrapping an engine `BadUserRequestException`.
@@ -89,12 +102,6 @@ impl RestError {
             message: format!("{field} is null"),
             code: Some(0),
         }
-    }
-
-    /// Prefixes the message (`"Cannot complete external task X: "` ...).
-    pub fn context(mut self, prefix: &str) -> Self {
-        self.message = format!("{prefix}: {}", self.message);
-        self
     }
 
     /// The JSON body.

@@ -30,6 +30,7 @@ use super::state::{
     Definition, DeploymentRequest, DeploymentResource, FetchRequest, State as EngineState,
     TaskQuery, request_variables,
 };
+use super::variables::VariableContext;
 
 type Core = Arc<EngineCore>;
 
@@ -398,10 +399,7 @@ async fn start_by_id(State(core): State<Core>, Path(id): Path<String>, body: Byt
 
 /// Start an instance of `def` with the request's variables and business key.
 fn start(core: &Core, def: Arc<Definition>, body: StartBody) -> Answer {
-    let vars = request_variables(
-        body.variables.as_ref(),
-        &format!("Cannot instantiate process definition {}", def.id),
-    )?;
+    let vars = request_variables(body.variables.as_ref(), VariableContext::Start(&def.id))?;
     let out = core.run(|s| Ok(s.start_instance(def, vars, body.business_key)))?;
     Ok(ok(&out))
 }
@@ -599,18 +597,16 @@ struct TaskBody {
 
 async fn complete(State(core): State<Core>, Path(id): Path<String>, body: Bytes) -> Answer {
     let b: TaskBody = parse_body(&body)?;
-    let context = format!("Cannot complete external task {id}");
-    let vars = request_variables(b.variables.as_ref(), &context)?;
-    let local = request_variables(b.local_variables.as_ref(), &context)?;
+    let vars = request_variables(b.variables.as_ref(), VariableContext::Task)?;
+    let local = request_variables(b.local_variables.as_ref(), VariableContext::Task)?;
     core.run(|s| Ok(((), s.complete(&id, b.worker_id.as_deref(), vars, local)?)))?;
     Ok(no_content())
 }
 
 async fn failure(State(core): State<Core>, Path(id): Path<String>, body: Bytes) -> Answer {
     let b: TaskBody = parse_body(&body)?;
-    let context = format!("Cannot handle failure of external task {id}");
-    let vars = request_variables(b.variables.as_ref(), &context)?;
-    let local = request_variables(b.local_variables.as_ref(), &context)?;
+    let vars = request_variables(b.variables.as_ref(), VariableContext::Task)?;
+    let local = request_variables(b.local_variables.as_ref(), VariableContext::Task)?;
     core.run(|s| {
         Ok((
             (),
@@ -631,10 +627,7 @@ async fn failure(State(core): State<Core>, Path(id): Path<String>, body: Bytes) 
 
 async fn bpmn_error(State(core): State<Core>, Path(id): Path<String>, body: Bytes) -> Answer {
     let b: TaskBody = parse_body(&body)?;
-    let vars = request_variables(
-        b.variables.as_ref(),
-        &format!("Cannot handle BPMN error of external task {id}"),
-    )?;
+    let vars = request_variables(b.variables.as_ref(), VariableContext::Task)?;
     core.run(|s| {
         Ok((
             (),

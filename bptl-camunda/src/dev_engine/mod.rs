@@ -272,10 +272,8 @@ impl DevEngine {
         business_key: Option<&str>,
     ) -> Result<String, DevEngineError> {
         let def = self.core.lock().latest(key)?;
-        let vars = state::request_variables(
-            Some(&variables),
-            &format!("Cannot instantiate process definition {}", def.id),
-        )?;
+        let vars =
+            state::request_variables(Some(&variables), variables::VariableContext::Start(&def.id))?;
         let out = self
             .core
             .run(|s| Ok(s.start_instance(def, vars, business_key.map(str::to_string))))?;

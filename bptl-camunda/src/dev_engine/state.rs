@@ -12,7 +12,9 @@ use tokio::sync::watch;
 
 use super::bpmn::{NodeKind, ProcessModel, parse_bpmn};
 use super::error::RestError;
-use super::variables::{StoredVariable, Variables, parse_variables, variables_to_json};
+use super::variables::{
+    StoredVariable, VariableContext, Variables, parse_variables, variables_to_json,
+};
 
 /// Camunda cuts incident messages to this many characters.
 const MAX_INCIDENT_MESSAGE: usize = 666;
@@ -282,13 +284,10 @@ impl FetchRequest {
         if self.worker_id.is_none() {
             return Err(RestError::null_value("workerId"));
         }
-        if self.max_tasks.is_none() {
-            return Err(RestError::invalid_request("maxTasks is null"));
-        }
         for sort in self.sorting.iter().flatten() {
             if sort.sort_by.as_deref() != Some("createTime") {
                 return Err(RestError::invalid_request(format!(
-                    "Cannot set query parameter 'sortBy' to value '{}'",
+                    "Cannot set query sortBy parameter to value {}",
                     sort.sort_by.as_deref().unwrap_or("null")
                 )));
             }
@@ -296,23 +295,19 @@ impl FetchRequest {
                 Some("asc" | "desc") => {}
                 other => {
                     return Err(RestError::invalid_request(format!(
-                        "Cannot set query parameter 'sortOrder' to value '{}'",
+                        "Cannot set query sortOrder parameter to value {}",
                         other.unwrap_or("null")
                     )));
                 }
             }
         }
         for topic in self.topics.iter().flatten() {
-            let Some(name) = &topic.topic_name else {
+            if topic.topic_name.is_none() {
                 return Err(RestError::null_value("topicName"));
-            };
+            }
             match topic.lock_duration {
                 Some(d) if d > 0 => {}
-                _ => {
-                    return Err(RestError::engine(format!(
-                        "lockTime is not greater than 0 (topic '{name}')"
-                    )));
-                }
+                _ => return Err(RestError::engine("lockTime is not greater than 0")),
             }
         }
         Ok(())
@@ -785,7 +780,9 @@ impl State {
             .get(id)
             .filter(|i| i.state == InstanceState::Active)
             .ok_or_else(|| {
-                RestError::not_found(format!("Process instance with id {id} does not exist"))
+                RestError::invalid_not_found(format!(
+                    "Process instance with id {id} does not exist"
+                ))
             })
     }
 
@@ -822,15 +819,27 @@ impl State {
 
     /// `GET /process-instance/{id}/variables`.
     pub fn instance_variables(&self, id: &str, deserialize: bool) -> Result<Value, RestError> {
-        let i = self.active_instance(id)?;
+        let i = self.active_instance(id).map_err(|_| RestError {
+            status: 500,
+            kind: "NullValueException",
+            message: format!("execution {id} doesn't exist: execution is null"),
+            code: Some(0),
+        })?;
         Ok(variables_to_json(&i.variables, deserialize))
     }
 
     /// One variable of an active instance.
     pub fn instance_variable(&self, id: &str, name: &str) -> Result<StoredVariable, RestError> {
-        let i = self.active_instance(id)?;
+        let i = self.active_instance(id).map_err(|_| RestError {
+            status: 500,
+            kind: "RestException",
+            message: format!(
+                "Cannot get process instance variable {name}: execution {id} doesn't exist: execution is null"
+            ),
+            code: Some(0),
+        })?;
         i.variables.get(name).cloned().ok_or_else(|| {
-            RestError::not_found(format!(
+            RestError::invalid_not_found(format!(
                 "process instance variable with name {name} does not exist"
             ))
         })
@@ -859,7 +868,12 @@ impl State {
         id: &str,
         reason: Option<String>,
     ) -> Result<Effects, RestError> {
-        self.active_instance(id)?;
+        self.active_instance(id).map_err(|_| RestError {
+            code: Some(0),
+            ..RestError::invalid_not_found(format!(
+                "No process instance found for id '{id}': processInstance is null"
+            ))
+        })?;
         self.end_instance(id, InstanceState::ExternallyTerminated, None, reason);
         Ok(Effects {
             instance_ended: true,
@@ -898,7 +912,7 @@ impl State {
             .get(id)
             .map(|i| self.history_instance(i))
             .ok_or_else(|| {
-                RestError::not_found(format!(
+                RestError::invalid_not_found(format!(
                     "Historic process instance with id {id} does not exist"
                 ))
             })
@@ -1335,11 +1349,11 @@ impl State {
         worker: Option<&str>,
         new_duration: Option<i64>,
     ) -> Result<Effects, RestError> {
+        let worker = worker.ok_or_else(|| RestError::null_value("workerId"))?;
         let duration = new_duration.unwrap_or(0);
         if duration <= 0 {
             return Err(RestError::bad_request("lockTime is not greater than 0"));
         }
-        let worker = worker.unwrap_or("null");
         let now = now_ms();
         let task = self.task(id)?;
         if task.worker_id.as_deref() != Some(worker) {
@@ -1418,7 +1432,7 @@ impl State {
             ));
         };
         if retries < 0 {
-            return Err(RestError::bad_request(
+            return Err(RestError::bad_user_request(
                 "The number of retries cannot be negative: retries is not greater than or equal to 0",
             ));
         }
@@ -1449,7 +1463,9 @@ impl State {
 
     /// `GET /external-task/{id}`.
     pub fn task_json(&self, id: &str) -> Result<Value, RestError> {
-        self.task(id).map(Task::to_json)
+        self.tasks.get(id).map(Task::to_json).ok_or_else(|| {
+            RestError::not_found(format!("External task with id {id} does not exist"))
+        })
     }
 
     /// `GET /external-task/{id}/errorDetails`.
@@ -1526,10 +1542,10 @@ fn set_variables(instance: &mut Instance, variables: Vec<(String, StoredVariable
     }
 }
 
-/// Parses variables of a request, prefixing errors with `context`.
+/// Parses variables of a request; errors are answered as Camunda does in `context`.
 pub fn request_variables(
     raw: Option<&Value>,
-    context: &str,
+    context: VariableContext<'_>,
 ) -> Result<Vec<(String, StoredVariable)>, RestError> {
-    parse_variables(raw).map_err(|e| e.context(context))
+    parse_variables(raw).map_err(|e| e.into_rest(context))
 }

@@ -107,13 +107,96 @@ fn java_type(type_name: &str) -> &'static str {
     }
 }
 
-fn cannot_convert(value: &Value, type_name: &str) -> RestError {
-    RestError::invalid_request(format!(
-        "Cannot convert value '{}' of type '{}' to java type {}",
-        describe(value),
-        type_name,
-        java_type(type_name)
-    ))
+/// Why a request variable was refused. Camunda answers differently depending on where the
+/// variable was sent (see [`VariableError::into_rest`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VariableErrorKind {
+    /// A value that does not convert to its type (400 `InvalidRequestException`).
+    Convert,
+    /// A type name Camunda does not know.
+    UnsupportedType,
+    /// A serialised `Object` without `objectTypeName`.
+    MissingObjectTypeName,
+    /// A `File` without `valueInfo` or `filename` (500 `IllegalArgumentException`).
+    File,
+    /// A variable or variable map that is not a JSON object (Camunda's JSON mapper refuses it).
+    Shape,
+}
+
+/// A refused request variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariableError {
+    /// What is wrong.
+    pub kind: VariableErrorKind,
+    /// Camunda's message for it.
+    pub message: String,
+}
+
+/// Where request variables were sent: Camunda words and classifies errors differently.
+#[derive(Debug, Clone, Copy)]
+pub enum VariableContext<'a> {
+    /// Starting an instance of this process definition id.
+    Start(&'a str),
+    /// complete / failure / bpmnError of an external task.
+    Task,
+}
+
+impl VariableError {
+    fn new(kind: VariableErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Camunda's answer to this error in `context`, as Operaton 1.0 and Camunda 7.24 give it:
+    /// starting an instance prefixes the message with `Cannot instantiate process definition
+    /// ID: `; task operations give the bare message.
+    pub fn into_rest(self, context: VariableContext<'_>) -> RestError {
+        use VariableErrorKind as K;
+        let (status, kind, code, prefixed) = match (self.kind, context) {
+            (K::Convert, VariableContext::Start(_)) => (400, "InvalidRequestException", None, true),
+            (K::Convert | K::Shape, _) => (400, "InvalidRequestException", None, false),
+            (K::UnsupportedType, VariableContext::Start(_)) => {
+                (400, "InvalidRequestException", None, true)
+            }
+            (K::UnsupportedType, VariableContext::Task) => (400, "RestException", None, false),
+            (K::MissingObjectTypeName, VariableContext::Start(_)) => {
+                (500, "RestException", Some(0), true)
+            }
+            (K::MissingObjectTypeName, VariableContext::Task) => {
+                (500, "ProcessEngineException", Some(0), false)
+            }
+            (K::File, _) => (500, "IllegalArgumentException", None, false),
+        };
+        let message = match context {
+            VariableContext::Start(definition) if prefixed => {
+                format!(
+                    "Cannot instantiate process definition {definition}: {}",
+                    self.message
+                )
+            }
+            _ => self.message,
+        };
+        RestError {
+            status,
+            kind,
+            message,
+            code,
+        }
+    }
+}
+
+fn cannot_convert(value: &Value, type_name: &str) -> VariableError {
+    VariableError::new(
+        VariableErrorKind::Convert,
+        format!(
+            "Cannot convert value '{}' of type '{}' to java type {}",
+            describe(value),
+            type_name,
+            java_type(type_name)
+        ),
+    )
 }
 
 fn integral(value: &Value) -> Option<i64> {
@@ -128,68 +211,91 @@ fn integral(value: &Value) -> Option<i64> {
     }
 }
 
-/// Whether `text` is a Camunda date: `yyyy-MM-dd'T'HH:mm:ss.SSS+hhmm`.
-pub fn is_camunda_date(text: &str) -> bool {
-    let b = text.as_bytes();
-    if b.len() != 28 {
-        return false;
-    }
-    let digits = |range: std::ops::Range<usize>| -> Option<i32> {
-        let part = text.get(range)?;
-        if part.bytes().all(|c| c.is_ascii_digit()) {
-            part.parse().ok()
-        } else {
-            None
+/// Parses a `Date` value the way Camunda's REST layer does: Java's lenient
+/// `SimpleDateFormat("yyyy-MM-dd'T'HH:mm:ss.SSSZ")`. Returns milliseconds since the epoch.
+///
+/// Lenient means: numeric fields take any number of digits (`2015-1-6T1:2:3.4+0200`), values
+/// out of range roll over (month 13 is January of the next year, February 30th is March 2nd,
+/// hour 25 is 1 o'clock the next day), the zone is `+hhmm`/`-hhmm` or `GMT+hh:mm`, and text
+/// after the zone is ignored. `+02:00`, `Z` and a missing `.SSS` are refused, as Camunda does.
+pub fn parse_camunda_date(text: &str) -> Option<i64> {
+    let mut rest = text;
+    let mut fields = [0i64; 7];
+    let separators = ['-', '-', 'T', ':', ':', '.'];
+    for (i, field) in fields.iter_mut().enumerate() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || digits > 9 {
+            return None;
         }
-    };
-    let separators = b[4] == b'-'
-        && b[7] == b'-'
-        && b[10] == b'T'
-        && b[13] == b':'
-        && b[16] == b':'
-        && b[19] == b'.'
-        && (b[23] == b'+' || b[23] == b'-');
-    if !separators {
-        return false;
+        *field = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        if let Some(sep) = separators.get(i) {
+            rest = rest.strip_prefix(*sep)?;
+        }
     }
-    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) = (
-        digits(0..4),
-        digits(5..7),
-        digits(8..10),
-        digits(11..13),
-        digits(14..16),
-        digits(17..19),
-    ) else {
-        return false;
+    let offset_minutes = parse_zone(rest)?;
+    let [year, month, day, hour, minute, second, millis] = fields;
+    // Lenient calendar arithmetic: start at January 1st of the year, add the fields.
+    let year = i16::try_from(year).ok()?;
+    let base = jiff::civil::Date::new(year, 1, 1).ok()?;
+    let date = base
+        .checked_add(jiff::Span::new().try_months(month - 1).ok()?)
+        .ok()?
+        .checked_add(jiff::Span::new().try_days(day - 1).ok()?)
+        .ok()?;
+    let midnight = jiff::tz::TimeZone::UTC
+        .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+        .ok()?
+        .as_millisecond();
+    let time = ((hour * 60 + minute) * 60 + second) * 1000 + millis;
+    Some(midnight + time - offset_minutes * 60_000)
+}
+
+/// The zone of a Camunda date (`+hhmm`, `-hhmm`, `GMT+hh:mm`, `GMT+h`); text after it is
+/// ignored, as `SimpleDateFormat.parse` does. Returns the offset in minutes.
+fn parse_zone(text: &str) -> Option<i64> {
+    let (text, general) = match text.strip_prefix("GMT") {
+        Some(rest) => (rest, true),
+        None => (text, false),
     };
-    let (Some(_millis), Some(off_h), Some(off_m)) =
-        (digits(20..23), digits(24..26), digits(26..28))
-    else {
-        return false;
+    let sign = match text.as_bytes().first() {
+        Some(b'+') => 1,
+        Some(b'-') => -1,
+        _ if general => return Some(0),
+        _ => return None,
     };
-    let (Ok(year), Ok(month), Ok(day)) =
-        (i16::try_from(year), i8::try_from(month), i8::try_from(day))
-    else {
-        return false;
+    let text = &text[1..];
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (hours, minutes) = if general {
+        let hours: i64 = text.get(..digits.min(2))?.parse().ok()?;
+        let after = &text[digits.min(2)..];
+        let minutes = match after.strip_prefix(':') {
+            Some(m) => m.get(..2)?.parse().ok()?,
+            None => 0,
+        };
+        (hours, minutes)
+    } else {
+        if digits < 4 {
+            return None;
+        }
+        (text[..2].parse().ok()?, text[2..4].parse().ok()?)
     };
-    jiff::civil::Date::new(year, month, day).is_ok()
-        && hour < 24
-        && minute < 60
-        && second < 60
-        && off_h < 24
-        && off_m < 60
+    Some(sign * (hours * 60 + minutes))
 }
 
 /// Validates one typed variable from a request.
 ///
 /// Returns `Ok(None)` for transient variables (`valueInfo.transient: true`), which are
 /// never stored.
-pub fn parse_variable(name: &str, raw: &Value) -> Result<Option<StoredVariable>, RestError> {
+pub fn parse_variable(name: &str, raw: &Value) -> Result<Option<StoredVariable>, VariableError> {
     let Value::Object(obj) = raw else {
         // Camunda's Jackson mapping fails on a non-object variable.
-        return Err(RestError::invalid_request(format!(
-            "Cannot deserialize variable '{name}': expected an object with 'value' and 'type'"
-        )));
+        return Err(VariableError::new(
+            VariableErrorKind::Shape,
+            format!(
+                "Cannot deserialize variable '{name}': expected an object with 'value' and 'type'"
+            ),
+        ));
     };
     let value = obj.get("value").cloned().unwrap_or(Value::Null);
     let mut value_info = match obj.get("valueInfo") {
@@ -201,13 +307,17 @@ pub fn parse_variable(name: &str, raw: &Value) -> Result<Option<StoredVariable>,
     }
     let type_name = match obj.get("type") {
         None | Some(Value::Null) => return Ok(Some(guess(value, value_info))),
-        Some(Value::String(t)) => canonical_type(t)
-            .ok_or_else(|| RestError::invalid_request(format!("Unsupported value type '{t}'")))?,
+        Some(Value::String(t)) => canonical_type(t).ok_or_else(|| {
+            VariableError::new(
+                VariableErrorKind::UnsupportedType,
+                format!("Unsupported value type '{t}'"),
+            )
+        })?,
         Some(other) => {
-            return Err(RestError::invalid_request(format!(
-                "Unsupported value type '{}'",
-                describe(other)
-            )));
+            return Err(VariableError::new(
+                VariableErrorKind::UnsupportedType,
+                format!("Unsupported value type '{}'", describe(other)),
+            ));
         }
     };
     let mut data = None;
@@ -248,21 +358,31 @@ pub fn parse_variable(name: &str, raw: &Value) -> Result<Option<StoredVariable>,
                 .map(Value::Number)
                 .ok_or_else(|| cannot_convert(&value, type_name))?
         }
+        // Stored as the instant and printed in the engine's time zone, as Camunda does.
         "Date" => match &value {
-            Value::String(s) if is_camunda_date(s) => value.clone(),
+            Value::String(s) => match parse_camunda_date(s) {
+                Some(ms) => Value::String(super::state::format_date(ms)),
+                None => return Err(cannot_convert(&value, type_name)),
+            },
             _ => return Err(cannot_convert(&value, type_name)),
         },
         "Json" | "Xml" | "Object" => {
             let Value::String(_) = &value else {
-                return Err(RestError::invalid_request(format!(
-                    "Must provide 'null' or String value for value of SerializableValue type '{type_name}'."
-                )));
+                return Err(VariableError::new(
+                    VariableErrorKind::Convert,
+                    format!(
+                        "Must provide 'null' or String value for value of SerializableValue type '{type_name}'."
+                    ),
+                ));
             };
             if type_name == "Object" {
                 if !value_info.contains_key("objectTypeName") {
-                    return Err(RestError::invalid_request(format!(
-                        "Cannot write serialized value for variable '{name}': no 'objectTypeName' provided for non-null value."
-                    )));
+                    return Err(VariableError::new(
+                        VariableErrorKind::MissingObjectTypeName,
+                        format!(
+                            "Cannot write serialized value for variable '{name}': no 'objectTypeName' provided for non-null value."
+                        ),
+                    ));
                 }
                 value_info
                     .entry("serializationDataFormat")
@@ -282,10 +402,16 @@ pub fn parse_variable(name: &str, raw: &Value) -> Result<Option<StoredVariable>,
             Value::String(normalised)
         }
         "File" => {
+            if !matches!(obj.get("valueInfo"), Some(Value::Object(_))) {
+                return Err(VariableError::new(
+                    VariableErrorKind::File,
+                    "Cannot create file without valueInfo.",
+                ));
+            }
             if !value_info.get("filename").is_some_and(Value::is_string) {
-                return Err(RestError::invalid_request(
-                    "Cannot create file without filename! Please set a name into ValueInfo with key filename"
-                        .to_string(),
+                return Err(VariableError::new(
+                    VariableErrorKind::File,
+                    "Cannot create file without filename! Please set a name into ValueInfo with key filename",
                 ));
             }
             let bytes = match &value {
@@ -330,7 +456,9 @@ fn guess(value: Value, value_info: Map<String, Value>) -> StoredVariable {
 }
 
 /// Validates a map of variables from a request (`null` or absent → empty).
-pub fn parse_variables(raw: Option<&Value>) -> Result<Vec<(String, StoredVariable)>, RestError> {
+pub fn parse_variables(
+    raw: Option<&Value>,
+) -> Result<Vec<(String, StoredVariable)>, VariableError> {
     let mut out = Vec::new();
     match raw {
         None | Some(Value::Null) => {}
@@ -342,8 +470,9 @@ pub fn parse_variables(raw: Option<&Value>) -> Result<Vec<(String, StoredVariabl
             }
         }
         Some(_) => {
-            return Err(RestError::invalid_request(
-                "Variables must be a JSON object of name to typed value".to_string(),
+            return Err(VariableError::new(
+                VariableErrorKind::Shape,
+                "Variables must be a JSON object of name to typed value",
             ));
         }
     }
@@ -370,7 +499,7 @@ pub fn variables_to_json(vars: &Variables, deserialize: bool) -> Value {
 mod tests {
     use super::*;
 
-    fn parse(raw: Value) -> Result<Option<StoredVariable>, RestError> {
+    fn parse(raw: Value) -> Result<Option<StoredVariable>, VariableError> {
         parse_variable("x", &raw)
     }
 
@@ -389,11 +518,53 @@ mod tests {
     }
 
     #[test]
-    fn dates_follow_the_camunda_pattern() {
-        assert!(is_camunda_date("2015-10-06T16:34:42.000+0200"));
-        assert!(!is_camunda_date("2015-10-06T16:34:42+02:00"));
-        assert!(!is_camunda_date("2015-13-06T16:34:42.000+0200"));
-        assert!(!is_camunda_date("2015-02-30T16:34:42.000+0200"));
+    fn dates_are_parsed_as_leniently_as_camunda_does() {
+        let utc = |s: &str| {
+            parse_camunda_date(s).map(|ms| {
+                jiff::Timestamp::from_millisecond(ms)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default()
+            })
+        };
+        assert_eq!(
+            utc("2015-10-06T16:34:42.000+0200").as_deref(),
+            Some("2015-10-06T14:34:42Z")
+        );
+        // What Operaton 1.0 and Camunda 7.24 store (tests/fixtures/transcripts/*/errors.json).
+        assert_eq!(
+            utc("2015-13-06T16:34:42.000+0200").as_deref(),
+            Some("2016-01-06T14:34:42Z")
+        );
+        assert_eq!(
+            utc("2015-02-30T16:34:42.000+0200").as_deref(),
+            Some("2015-03-02T14:34:42Z")
+        );
+        assert_eq!(
+            utc("2015-10-06T25:00:00.000+0000").as_deref(),
+            Some("2015-10-07T01:00:00Z")
+        );
+        assert_eq!(
+            utc("2015-1-6T1:2:3.4+0200").as_deref(),
+            Some("2015-01-05T23:02:03.004Z")
+        );
+        assert_eq!(
+            utc("2015-10-06T16:34:42.000GMT+02:00").as_deref(),
+            Some("2015-10-06T14:34:42Z")
+        );
+        assert_eq!(
+            utc("2015-10-06T16:34:42.000+0200 and more").as_deref(),
+            Some("2015-10-06T14:34:42Z")
+        );
+        for refused in [
+            "2015-10-06T16:34:42+02:00",
+            "2015-10-06T16:34:42+0200",
+            "2015-10-06T16:34:42.000Z",
+            "2015-10-06T16:34:42.000+02:00",
+            "2015-10-06",
+            "tomorrow",
+        ] {
+            assert_eq!(parse_camunda_date(refused), None, "{refused}");
+        }
     }
 
     #[test]

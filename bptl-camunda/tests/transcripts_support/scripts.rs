@@ -1020,6 +1020,14 @@ pub fn errors() -> Script {
         "an unknown process definition key",
         "/process-definition/key/tx_unknown_{{run}}",
     );
+    s.delete(
+        "delete an unknown instance",
+        &format!("/process-instance/{unknown}"),
+    );
+    s.get(
+        "the variables of an unknown instance",
+        &format!("/process-instance/{unknown}/variables"),
+    );
     s.get(
         "an unknown history instance",
         &format!("/history/process-instance/{unknown}"),
@@ -1039,6 +1047,29 @@ pub fn errors() -> Script {
         "the dates as stored",
         "/process-instance/{{lenient}}/variables",
     );
+    for (i, (what, date)) in [
+        (
+            "trailing text after a date",
+            "2015-10-06T16:34:42.000+0200 and more",
+        ),
+        ("one-digit fields", "2015-1-6T1:2:3.4+0200"),
+        ("an offset with a colon", "2015-10-06T16:34:42.000+02:00"),
+        ("a GMT offset", "2015-10-06T16:34:42.000GMT+02:00"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        s.start(
+            &format!("a date with {what}"),
+            key,
+            json!({"variables": {"d": {"value": date, "type": "Date"}}}),
+            &format!("probe{i}"),
+        );
+        s.get(
+            &format!("the date with {what} as stored"),
+            &format!("/process-instance/{{{{probe{i}}}}}/variables/d"),
+        );
+    }
     s.post(
         "complete it properly",
         "/external-task/{{t1}}/complete",
