@@ -11,7 +11,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::connect_info::{ConnectInfo, Connected};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -291,8 +291,27 @@ async fn faults_layer(State(core): State<Core>, request: Request, next: Next) ->
 
 // ----- deployments and definitions -----
 
+/// The engine-rest root as the client addressed it (`http://HOST/engine-rest`), for the
+/// `links` Camunda puts into answers (it builds them from the request URI).
+fn rest_root(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}/engine-rest")
+}
+
+/// Sets `links` to Camunda's one `self` link: `GET {root}/{path}/{id}`.
+fn self_link(out: &mut Value, headers: &HeaderMap, path: &str) {
+    if let Some(id) = out.get("id").and_then(Value::as_str) {
+        let href = format!("{}/{path}/{id}", rest_root(headers));
+        out["links"] = json!([{"method": "GET", "href": href, "rel": "self"}]);
+    }
+}
+
 async fn deploy(
     State(core): State<Core>,
+    headers: HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Answer {
     let mut multipart = multipart.map_err(|e| {
@@ -323,7 +342,8 @@ async fn deploy(
     if req.changed_only {
         req.duplicate_filtering = true;
     }
-    let out = core.run(|s| Ok((s.deploy(req)?, Default::default())))?;
+    let mut out = core.run(|s| Ok((s.deploy(req)?, Default::default())))?;
+    self_link(&mut out, &headers, "deployment");
     Ok(ok(&out))
 }
 
@@ -385,22 +405,33 @@ struct StartBody {
     business_key: Option<String>,
 }
 
-async fn start_by_key(State(core): State<Core>, Path(key): Path<String>, body: Bytes) -> Answer {
+async fn start_by_key(
+    State(core): State<Core>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
     let body: StartBody = parse_body(&body)?;
     let def = core.lock().latest(&key)?;
-    start(&core, def, body)
+    start(&core, def, body, &headers)
 }
 
-async fn start_by_id(State(core): State<Core>, Path(id): Path<String>, body: Bytes) -> Answer {
+async fn start_by_id(
+    State(core): State<Core>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
     let body: StartBody = parse_body(&body)?;
     let def = core.lock().definition(&id)?;
-    start(&core, def, body)
+    start(&core, def, body, &headers)
 }
 
 /// Start an instance of `def` with the request's variables and business key.
-fn start(core: &Core, def: Arc<Definition>, body: StartBody) -> Answer {
+fn start(core: &Core, def: Arc<Definition>, body: StartBody, headers: &HeaderMap) -> Answer {
     let vars = request_variables(body.variables.as_ref(), VariableContext::Start(&def.id))?;
-    let out = core.run(|s| Ok(s.start_instance(def, vars, body.business_key)))?;
+    let mut out = core.run(|s| Ok(s.start_instance(def, vars, body.business_key)))?;
+    self_link(&mut out, headers, "process-instance");
     Ok(ok(&out))
 }
 

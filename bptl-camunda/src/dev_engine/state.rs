@@ -648,6 +648,7 @@ impl State {
         let out = json!({
             "id": id,
             "definitionId": def.id,
+            "definitionKey": def.key,
             "businessKey": business_key,
             "caseInstanceId": null,
             "ended": ended,
