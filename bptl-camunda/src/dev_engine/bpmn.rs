@@ -58,6 +58,8 @@ pub struct ProcessModel {
     pub name: Option<String>,
     /// `camunda:versionTag`.
     pub version_tag: Option<String>,
+    /// `camunda:historyTimeToLive` in days (`P5D` or `5`).
+    pub history_ttl_days: Option<i64>,
     /// `targetNamespace` of the definitions (Camunda's `category`).
     pub category: Option<String>,
     /// The id of the start event.
@@ -90,6 +92,16 @@ fn describe(node: &Node<'_, '_>) -> String {
         node.tag_name().name(),
         node.attribute("id").unwrap_or("")
     )
+}
+
+/// A history time to live in days: `P5D` or `5`, as Camunda accepts it.
+fn ttl_days(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let days = text
+        .strip_prefix('P')
+        .and_then(|t| t.strip_suffix('D'))
+        .unwrap_or(text);
+    days.parse().ok().filter(|d| *d >= 0)
 }
 
 fn camunda_attr<'a>(node: &Node<'a, '_>, name: &str) -> Option<&'a str> {
@@ -347,6 +359,7 @@ fn parse_process(
             key,
             name: process.attribute("name").map(str::to_string),
             version_tag: camunda_attr(process, "versionTag").map(str::to_string),
+            history_ttl_days: camunda_attr(process, "historyTimeToLive").and_then(ttl_days),
             category,
             start,
             nodes,

@@ -99,7 +99,7 @@ impl Definition {
             "suspended": false,
             "tenantId": null,
             "versionTag": self.model.version_tag,
-            "historyTimeToLive": null,
+            "historyTimeToLive": self.model.history_ttl_days,
             "startableInTasklist": true,
         })
     }
@@ -131,9 +131,18 @@ struct Instance {
     state: InstanceState,
     start_time: i64,
     end_time: Option<i64>,
-    end_activity: Option<String>,
     delete_reason: Option<String>,
     open_task: Option<String>,
+}
+
+impl Instance {
+    /// When the history of an ended instance is due for removal: its end plus the
+    /// definition's history time to live (Camunda's default removal-time strategy `end`).
+    fn removal_time(&self) -> Option<i64> {
+        let days = self.definition.model.history_ttl_days?;
+        self.end_time
+            .map(|end| end.saturating_add(days.saturating_mul(86_400_000)))
+    }
 }
 
 #[derive(Debug)]
@@ -632,7 +641,6 @@ impl State {
             state: InstanceState::Active,
             start_time: now,
             end_time: None,
-            end_activity: None,
             delete_reason: None,
             open_task: None,
         };
@@ -710,36 +718,23 @@ impl State {
                 let activity = activity.clone();
                 effects.merge(self.advance(instance_id, &activity));
             }
-            Some((activity, NodeKind::End)) => {
-                let activity = activity.clone();
-                self.end_instance(instance_id, InstanceState::Completed, Some(activity), None);
+            Some((_, NodeKind::End)) => {
+                self.end_instance(instance_id, InstanceState::Completed, None);
                 effects.instance_ended = true;
             }
             None => {
-                self.end_instance(
-                    instance_id,
-                    InstanceState::Completed,
-                    Some(from.to_string()),
-                    None,
-                );
+                self.end_instance(instance_id, InstanceState::Completed, None);
                 effects.instance_ended = true;
             }
         }
         effects
     }
 
-    fn end_instance(
-        &mut self,
-        instance_id: &str,
-        state: InstanceState,
-        activity: Option<String>,
-        reason: Option<String>,
-    ) {
+    fn end_instance(&mut self, instance_id: &str, state: InstanceState, reason: Option<String>) {
         let open_task = match self.instances.get_mut(instance_id) {
             Some(instance) if instance.state == InstanceState::Active => {
                 instance.state = state;
                 instance.end_time = Some(now_ms());
-                instance.end_activity = activity;
                 instance.delete_reason = reason;
                 instance.open_task.take()
             }
@@ -875,7 +870,7 @@ impl State {
                 "No process instance found for id '{id}': processInstance is null"
             ))
         })?;
-        self.end_instance(id, InstanceState::ExternallyTerminated, None, reason);
+        self.end_instance(id, InstanceState::ExternallyTerminated, reason);
         Ok(Effects {
             instance_ended: true,
             ..Effects::default()
@@ -892,13 +887,13 @@ impl State {
             "processDefinitionVersion": i.definition.version,
             "startTime": format_date(i.start_time),
             "endTime": opt_date(i.end_time),
-            "removalTime": null,
+            "removalTime": opt_date(i.removal_time()),
             "durationInMillis": i.end_time.map(|e| e - i.start_time),
             "startUserId": null,
             "startActivityId": i.definition.model.start,
-            "endActivityId": i.end_activity,
             "deleteReason": i.delete_reason,
             "rootProcessInstanceId": i.id,
+            "restartedProcessInstanceId": null,
             "superProcessInstanceId": null,
             "superCaseInstanceId": null,
             "caseInstanceId": null,
@@ -973,7 +968,7 @@ impl State {
                     "tenantId": null,
                     "state": "CREATED",
                     "createTime": meta.map(|m| format_date(m.create_time)),
-                    "removalTime": null,
+                    "removalTime": opt_date(i.removal_time()),
                     "rootProcessInstanceId": i.id,
                 }));
             }
@@ -1329,12 +1324,7 @@ impl State {
                 Ok(self.advance(&task.instance_id, &b.id))
             }
             None => {
-                self.end_instance(
-                    &task.instance_id,
-                    InstanceState::Completed,
-                    Some(task.activity_id.clone()),
-                    None,
-                );
+                self.end_instance(&task.instance_id, InstanceState::Completed, None);
                 Ok(Effects {
                     instance_ended: true,
                     ..Effects::default()
