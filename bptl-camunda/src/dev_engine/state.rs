@@ -222,7 +222,8 @@ impl Incident {
             "incidentTimestamp": format_date(self.time),
             "incidentType": "failedExternalTask",
             "activityId": self.activity_id,
-            "failedActivityId": self.activity_id,
+            // Camunda sets it for job incidents only; external-task incidents have null.
+            "failedActivityId": null,
             "causeIncidentId": self.id,
             "rootCauseIncidentId": self.id,
             "configuration": self.task_id,
@@ -1241,7 +1242,10 @@ impl State {
             }
             let had_retries = task.retries_left();
             task.error_message = error_message.clone();
-            task.error_details = error_details;
+            // Camunda keeps the previous details when a failure brings none.
+            if error_details.is_some() {
+                task.error_details = error_details;
+            }
             task.retries = Some(retries);
             let lock = now.saturating_add(retry_timeout);
             task.lock_expiration = Some(lock);
