@@ -225,7 +225,14 @@ async fn unmatched_requests_get_a_404_and_app_claims_override_the_services() {
         .run()
         .await;
     let failure = run.assert_failure();
-    assert!(failure.error_message.contains("404"), "{failure:?}");
+    assert_eq!(
+        failure.error_message,
+        format!("GET {}zaken/2 answered 404:", api.url())
+    );
+    assert_eq!(
+        failure.retries, 2,
+        "an error status follows the retry policy"
+    );
     assert_eq!(run.outgoing_requests()[0].status, Some(404));
 
     let got = api.requests().await;
