@@ -659,7 +659,8 @@ impl CamundaClient {
 
     /// A process instance's variables from history (also after it ended):
     /// `GET /history/variable-instance?processInstanceId=...&deserializeValues=false`.
-    /// When a name exists in several scopes, the process-instance scope wins.
+    /// When a name exists in several scopes, the process-instance scope wins. Bytes, which
+    /// history lists without their value, are read from their `data`.
     pub async fn get_historic_variables(
         &self,
         process_instance_id: &str,
@@ -688,13 +689,35 @@ impl CamundaClient {
             if process_scoped.contains(name) && !is_process_scope {
                 continue;
             }
-            let value = crate::variables::from_typed(name, &Json::Object(item.clone()))?;
+            let mut value = crate::variables::from_typed(name, &Json::Object(item.clone()))?;
+            // History answers Bytes without their value (`"value": null`, unlike the runtime
+            // API): the content is at `.../variable-instance/{id}/data`.
+            let is_bytes = item
+                .get("type")
+                .and_then(Json::as_str)
+                .and_then(crate::variables::canonical_type)
+                == Some("Bytes");
+            if is_bytes
+                && value == bptl_core::Value::Null
+                && let Some(id) = item.get("id").and_then(Json::as_str)
+            {
+                value = bptl_core::Value::Bytes(self.get_historic_variable_data(id).await?);
+            }
             variables.insert(name, value);
             if is_process_scope {
                 process_scoped.insert(name.to_owned());
             }
         }
         Ok(variables)
+    }
+
+    /// The content of a historic Bytes or File variable instance:
+    /// `GET /history/variable-instance/{id}/data`.
+    pub async fn get_historic_variable_data(&self, id: &str) -> Result<Vec<u8>, CamundaError> {
+        let (builder, call) =
+            self.request(Method::GET, &["history", "variable-instance", id, "data"]);
+        self.send(&call, builder.header(header::ACCEPT, "*/*"))
+            .await
     }
 
     /// A process instance's incidents: `GET /incident?processInstanceId=...`.
