@@ -30,7 +30,7 @@ use super::state::{
     Definition, DeploymentRequest, DeploymentResource, FetchRequest, State as EngineState,
     TaskQuery, request_variables,
 };
-use super::variables::VariableContext;
+use super::variables::{StoredVariable, VariableContext};
 
 type Core = Arc<EngineCore>;
 
@@ -239,6 +239,10 @@ pub fn router(core: Core) -> Router {
         .route("/history/process-instance", get(history_instances))
         .route("/history/process-instance/{id}", get(history_instance))
         .route("/history/variable-instance", get(history_variables))
+        .route(
+            "/history/variable-instance/{id}/data",
+            get(history_variable_data),
+        )
         .route("/incident", get(incidents))
         .route("/external-task", get(tasks))
         .route("/external-task/count", get(task_count))
@@ -447,6 +451,7 @@ struct InstanceQuery {
     unfinished: Option<bool>,
     delete_reason: Option<String>,
     deserialize_values: Option<bool>,
+    deserialize_value: Option<bool>,
     variable_name: Option<String>,
     incident_type: Option<String>,
     configuration: Option<String>,
@@ -486,15 +491,24 @@ async fn instance_variables(
     let q = query(q)?;
     Ok(ok(&core.lock().instance_variables(
         &id,
-        q.deserialize_values == Some(true),
+        // Camunda deserialises unless asked not to.
+        q.deserialize_values != Some(false),
     )?))
 }
 
 async fn instance_variable(
     State(core): State<Core>,
     Path((id, name)): Path<(String, String)>,
+    q: Result<Query<InstanceQuery>, QueryRejection>,
 ) -> Answer {
-    Ok(ok(&core.lock().instance_variable(&id, &name)?.to_json()))
+    let q = query(q)?;
+    let var = core.lock().instance_variable(&id, &name)?;
+    // Camunda deserialises unless asked not to (`deserializeValue`, singular, here).
+    Ok(ok(&if q.deserialize_value == Some(false) {
+        var.to_json()
+    } else {
+        var.to_json_deserialized(true)
+    }))
 }
 
 async fn instance_variable_data(
@@ -502,22 +516,33 @@ async fn instance_variable_data(
     Path((id, name)): Path<(String, String)>,
 ) -> Answer {
     let var = core.lock().instance_variable(&id, &name)?;
-    let Some(data) = var.data else {
+    binary_response(&var, &name)
+}
+
+async fn history_variable_data(State(core): State<Core>, Path(id): Path<String>) -> Answer {
+    let var = core.lock().history_variable(&id)?;
+    binary_response(&var, &id)
+}
+
+/// The content of a `Bytes` or `File` variable, typed as Camunda types it: a File with its
+/// `mimeType` (and `;charset=` its `encoding`), Bytes as `application/octet-stream`.
+fn binary_response(var: &StoredVariable, name: &str) -> Answer {
+    let Some(data) = var.data.clone() else {
         return Err(RestError::bad_request(format!(
             "Value of variable with id {name} is not a binary value."
         )));
     };
-    let mime = var
-        .value_info
-        .get("mimeType")
-        .and_then(Value::as_str)
-        .unwrap_or("application/octet-stream")
-        .to_string();
+    let info = |key: &str| var.value_info.get(key).and_then(Value::as_str);
+    let mime = match (var.type_name, info("mimeType"), info("encoding")) {
+        ("File", Some(mime), Some(encoding)) => format!("{mime};charset={encoding}"),
+        ("File", Some(mime), None) => mime.to_string(),
+        _ => "application/octet-stream".to_string(),
+    };
     let mut response = Response::new(Body::from(data));
     if let Ok(v) = HeaderValue::from_str(&mime) {
         response.headers_mut().insert(header::CONTENT_TYPE, v);
     }
-    if let Some(file) = var.value_info.get("filename").and_then(Value::as_str)
+    if let Some(file) = info("filename")
         && let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\""))
     {
         response
@@ -550,9 +575,11 @@ async fn history_variables(
     q: Result<Query<InstanceQuery>, QueryRejection>,
 ) -> Answer {
     let q = query(q)?;
-    let list = core
-        .lock()
-        .history_variables(q.process_instance_id.as_deref(), q.variable_name.as_deref());
+    let list = core.lock().history_variables(
+        q.process_instance_id.as_deref(),
+        q.variable_name.as_deref(),
+        q.deserialize_values != Some(false),
+    );
     Ok(ok(&Value::Array(list)))
 }
 

@@ -935,8 +935,28 @@ impl State {
         list.into_iter().map(|i| self.history_instance(i)).collect()
     }
 
+    /// A historic variable instance by its id (`GET /history/variable-instance/{id}/data`).
+    pub fn history_variable(&self, id: &str) -> Result<StoredVariable, RestError> {
+        self.instances
+            .values()
+            .find_map(|i| {
+                let (name, _) = i.var_meta.iter().find(|(_, m)| m.id == id)?;
+                i.variables.get(name).cloned()
+            })
+            .ok_or_else(|| {
+                RestError::invalid_not_found(format!(
+                    "Historic variable instance with Id '{id}' does not exist."
+                ))
+            })
+    }
+
     /// `GET /history/variable-instance`.
-    pub fn history_variables(&self, instance_id: Option<&str>, name: Option<&str>) -> Vec<Value> {
+    pub fn history_variables(
+        &self,
+        instance_id: Option<&str>,
+        name: Option<&str>,
+        deserialize: bool,
+    ) -> Vec<Value> {
         let mut out = Vec::new();
         let mut instances: Vec<&Instance> = match instance_id {
             Some(id) => self.instances.get(id).into_iter().collect(),
@@ -949,12 +969,13 @@ impl State {
                     continue;
                 }
                 let meta = i.var_meta.get(var_name);
+                let typed = var.to_history_json(deserialize);
                 out.push(json!({
                     "id": meta.map(|m| m.id.clone()),
                     "name": var_name,
                     "type": var.type_name,
-                    "value": var.value,
-                    "valueInfo": Value::Object(var.value_info.clone()),
+                    "value": typed["value"],
+                    "valueInfo": typed["valueInfo"],
                     "processDefinitionKey": i.definition.key,
                     "processDefinitionId": i.definition.id,
                     "processInstanceId": i.id,
