@@ -630,6 +630,14 @@ pub fn variables() -> Script {
         "/process-instance/{{pi2}}/variables/anObject?deserializeValue=false",
     );
     s.get(
+        "one variable, deserialised by default",
+        "/process-instance/{{pi2}}/variables/anObject",
+    );
+    s.get(
+        "a Json variable, deserialised by default",
+        "/process-instance/{{pi2}}/variables/aJson",
+    );
+    s.get(
         "the file's content",
         "/process-instance/{{pi2}}/variables/aFile/data",
     );
@@ -658,6 +666,15 @@ pub fn variables() -> Script {
     s.get(
         "the historic variables",
         "/history/variable-instance?processInstanceId={{pi1}}&sortBy=variableName&sortOrder=asc",
+    )
+    .capture("histBytes", "/12/id");
+    s.get(
+        "the content of a historic Bytes variable",
+        "/history/variable-instance/{{histBytes}}/data",
+    );
+    s.get(
+        "the historic variables, not deserialised",
+        "/history/variable-instance?processInstanceId={{pi1}}&sortBy=variableName&sortOrder=asc&deserializeValues=false",
     );
     s.post(
         "complete the serialised instance with a typed null and a string number",
@@ -671,6 +688,11 @@ pub fn variables() -> Script {
     s.get(
         "the historic variables of the serialised instance",
         "/history/variable-instance?processInstanceId={{pi2}}&sortBy=variableName&sortOrder=asc",
+    )
+    .capture("histFile", "/0/id");
+    s.get(
+        "the content of a historic File variable",
+        "/history/variable-instance/{{histFile}}/data",
     );
     s
 }
