@@ -54,7 +54,7 @@ impl Normaliser {
             return;
         }
         self.known.push((actual.to_string(), format!("<{name}>")));
-        self.known.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.known.sort_by_key(|k| std::cmp::Reverse(k.0.len()));
     }
 
     fn register(&mut self, actual: &str, kind: &str) {
