@@ -145,7 +145,9 @@ impl ExternalTask {
     /// Download the content of the File variable `name` from the task's process instance.
     ///
     /// The metadata (file name, MIME type, encoding) comes from the fetched variable when it
-    /// is there; the content from `GET /process-instance/{id}/variables/{name}/data`.
+    /// is there; the content from the task's own scope
+    /// (`GET /execution/{executionId}/localVariables/{name}/data`) when the variable is local to
+    /// it, else from `GET /process-instance/{id}/variables/{name}/data`.
     pub async fn download_file(
         &self,
         client: &CamundaClient,
@@ -174,6 +176,26 @@ impl ExternalTask {
                 content: None,
             },
         };
+        // The nearest scope first: the task's own execution holds a variable of the task's
+        // scope (input mappings, local variables), which the process instance's variables do
+        // not show (404 "process instance variable with name ... does not exist").
+        if let Some(execution_id) = self
+            .execution_id
+            .as_deref()
+            .filter(|e| *e != process_instance_id)
+        {
+            match client
+                .get_execution_local_variable_data(execution_id, name)
+                .await
+            {
+                Ok(content) => {
+                    file.content = Some(content);
+                    return Ok(file);
+                }
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
         file.content = Some(
             client
                 .get_process_variable_data(process_instance_id, name)

@@ -10,6 +10,7 @@ use bptl::camunda::variables::from_typed;
 use bptl::camunda::{CamundaClient, ExternalTask, FailureRequest, FetchAndLock, FetchTopic};
 use bptl::prelude::*;
 use bptl::{DateValue, FileValue, ObjectData, ObjectValue, TaskMapping, TaskMappings};
+use reqwest::Method;
 use serde_json::{Value as Json, json};
 
 use crate::support::*;
@@ -469,7 +470,15 @@ async fn failures_set_variables_and_local_variables() {
     let failure = FailureRequest::new("fail-worker", "it broke", 2, Duration::ZERO)
         .details("the long story")
         .variables(variables! { "attempt": 1, "lastError": "it broke" })
-        .local_variables(variables! { "scratch": true });
+        .local_variables(variables! {
+            "scratch": true,
+            "scratchFile": Value::File(FileValue {
+                filename: "scratch.txt".into(),
+                mime_type: Some("text/plain".into()),
+                encoding: None,
+                content: Some(b"kladblok".to_vec()),
+            }),
+        });
     rig.client.failure(&task.id, &failure).await.unwrap();
 
     let process_vars = rig.client.get_process_variables(&instance).await.unwrap();
@@ -493,6 +502,22 @@ async fn failures_set_variables_and_local_variables() {
     .await;
     assert_eq!(again.id, task.id);
     assert_eq!(again.retries, Some(2));
+    // A file of the task's own scope: not a process instance variable, downloaded from the
+    // task's execution.
+    let file = again
+        .download_file(&rig.client, "scratchFile")
+        .await
+        .unwrap();
+    assert_eq!(file.filename, "scratch.txt");
+    assert_eq!(file.content.as_deref(), Some(&b"kladblok"[..]));
+    let (status, _) = rig
+        .call(
+            Method::GET,
+            &format!("/process-instance/{instance}/variables/scratchFile/data"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "not a process instance variable");
     assert_eq!(again.error_message.as_deref(), Some("it broke"));
     assert_eq!(
         rig.client

@@ -647,6 +647,22 @@ impl CamundaClient {
             .await
     }
 
+    /// The content of a File (or Bytes) variable local to an execution:
+    /// `GET /execution/{id}/localVariables/{name}/data`. An external task's own scope (a task
+    /// with input mappings or boundary events) is such an execution.
+    pub async fn get_execution_local_variable_data(
+        &self,
+        execution_id: &str,
+        name: &str,
+    ) -> Result<Vec<u8>, CamundaError> {
+        let (builder, call) = self.request(
+            Method::GET,
+            &["execution", execution_id, "localVariables", name, "data"],
+        );
+        self.send(&call, builder.header(header::ACCEPT, "*/*"))
+            .await
+    }
+
     /// A process instance from history (also after it ended):
     /// `GET /history/process-instance/{id}`.
     pub async fn get_historic_process_instance(
