@@ -51,6 +51,42 @@ async fn a_parked_fetch_is_answered_when_a_task_is_created() {
     assert_eq!(api.engine.parked_fetch_count(), 0);
 }
 
+/// Operaton 1.0 (checked by hand against tests/engines) keeps a long poll whose client went
+/// away and locks the next task for that worker; so does the dev engine.
+#[tokio::test]
+async fn a_parked_fetch_whose_client_went_away_still_locks_a_task() {
+    let api = Api::new().await;
+    let gone = api
+        .http
+        .post(format!("{}/external-task/fetchAndLock", api.base))
+        .json(&poll_body("gone", "double", 20_000))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the client gave up before an answer");
+    assert_eq!(api.engine.parked_fetch_count(), 1, "still parked");
+    let id = api.start("double", json!({})).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let tasks = api.engine.external_tasks(Some("double"));
+        if tasks.iter().any(|t| t["workerId"] == "gone") {
+            assert_eq!(tasks[0]["processInstanceId"], id);
+            assert!(tasks[0]["lockExpirationTime"].is_string());
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not locked for the vanished client: {tasks:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        api.fetch("w", "double", 1, 1000).await.is_empty(),
+        "nobody else gets it while the lock lasts"
+    );
+    assert_eq!(api.engine.parked_fetch_count(), 0);
+}
+
 #[tokio::test]
 async fn a_parked_fetch_ends_with_an_empty_list_at_the_timeout() {
     let api = Api::new().await;

@@ -619,7 +619,14 @@ async fn fetch_and_lock(
     body: Bytes,
 ) -> Answer {
     let req: FetchRequest = parse_body(&body)?;
-    let tasks = core.fetch_and_lock(req, Some(conn)).await?;
+    // Camunda and Operaton keep a parked fetch whose client went away and lock the next
+    // matching tasks for it (they stay locked until the lock expires). The request runs on
+    // its own task so that the client closing its connection (which drops this handler)
+    // does not cancel it; the engine closing connections still ends it.
+    let running = tokio::spawn(async move { core.fetch_and_lock(req, Some(conn)).await });
+    let tasks = running
+        .await
+        .map_err(|e| RestError::engine(format!("fetchAndLock failed: {e}")))??;
     Ok(ok(&Value::Array(tasks)))
 }
 
