@@ -53,7 +53,9 @@ pub use execute::{ExecuteError, TaskRun, execute};
 pub use mapping::{MappingError, RetryPolicy, TaskMapping, TaskMappings};
 pub use registry::{LINK_HINT, Registry, RegistryError, RequiredService, UnitEntry, UnitKind};
 pub use runtime::{CallbackSender, Worker, WorkerConfig, WorkerHandle, WorkerStats};
-pub use store::{InMemoryStore, StatsRow, StoreError, TaskFilter, TaskKey, TaskRecord, TaskStore};
+pub use store::{
+    HourlyRow, InMemoryStore, StatsRow, StoreError, TaskFilter, TaskKey, TaskRecord, TaskStore,
+};
 pub use task::{
     BaseTask, Extensions, InMemoryTask, RunningTask, TaskContext, TaskRef, TaskStatus,
     check_variable, check_variable_allow_empty, check_variable_as, optional_variable_as,

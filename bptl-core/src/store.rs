@@ -160,6 +160,8 @@ pub struct TaskFilter {
     pub topic: Option<String>,
     /// Only this process instance.
     pub process_instance_id: Option<String>,
+    /// Only this business key.
+    pub business_key: Option<String>,
     /// Only records created at or after this instant.
     pub since: Option<Timestamp>,
     /// Skip this many (paging).
@@ -193,6 +195,12 @@ impl TaskFilter {
         self
     }
 
+    /// Only records with business key `key`.
+    pub fn business_key(mut self, key: impl Into<String>) -> Self {
+        self.business_key = Some(key.into());
+        self
+    }
+
     /// Only records created at or after `since`.
     pub fn since(mut self, since: Timestamp) -> Self {
         self.since = Some(since);
@@ -215,6 +223,10 @@ impl TaskFilter {
                 .process_instance_id
                 .as_ref()
                 .is_none_or(|p| record.process_instance_id.as_ref() == Some(p))
+            && self
+                .business_key
+                .as_ref()
+                .is_none_or(|k| record.business_key.as_ref() == Some(k))
             && self.since.is_none_or(|s| record.created_at >= s)
     }
 }
@@ -228,6 +240,59 @@ pub struct StatsRow {
     pub status: TaskStatus,
     /// How many records.
     pub count: u64,
+}
+
+/// The outcomes of the records fetched in one hour ([`TaskStore::hourly`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HourlyRow {
+    /// The start of the hour (UTC, a whole hour).
+    pub hour: Timestamp,
+    /// Records now `completed`.
+    pub completed: u64,
+    /// Records `failed` with a BPMN error (their execution error starts with `BPMN error `).
+    pub bpmn_errors: u64,
+    /// Records `failed` otherwise.
+    pub failed: u64,
+}
+
+/// The nanoseconds in an hour, for [`hour_of`].
+pub const HOUR_NANOS: i64 = 3_600_000_000_000;
+
+/// The start of the (UTC) hour `at` falls in.
+pub fn hour_of(at: Timestamp) -> Timestamp {
+    let hour = i128::from(HOUR_NANOS);
+    Timestamp::from_nanosecond(at.as_nanosecond().div_euclid(hour) * hour).unwrap_or(at)
+}
+
+/// Whether a failed record's execution error is a BPMN error (how the runtime writes it).
+pub fn is_bpmn_error(execution_error: Option<&str>) -> bool {
+    execution_error.is_some_and(|e| e.starts_with("BPMN error "))
+}
+
+/// Count `records` per hour of `created_at` into [`HourlyRow`]s, oldest hour first, leaving
+/// out hours without a completed or failed record.
+pub fn hourly_rows<'a>(records: impl IntoIterator<Item = &'a TaskRecord>) -> Vec<HourlyRow> {
+    let mut hours: BTreeMap<Timestamp, HourlyRow> = BTreeMap::new();
+    for r in records {
+        let counter = |row: &mut HourlyRow| match r.status {
+            TaskStatus::Completed => row.completed += 1,
+            TaskStatus::Failed if is_bpmn_error(r.execution_error.as_deref()) => {
+                row.bpmn_errors += 1;
+            }
+            TaskStatus::Failed => row.failed += 1,
+            _ => {}
+        };
+        if matches!(r.status, TaskStatus::Completed | TaskStatus::Failed) {
+            let hour = hour_of(r.created_at);
+            counter(hours.entry(hour).or_insert(HourlyRow {
+                hour,
+                completed: 0,
+                bpmn_errors: 0,
+                failed: 0,
+            }));
+        }
+    }
+    hours.into_values().collect()
 }
 
 /// A store failed: what kind of failure (what the caller can do about it), in which store, and
@@ -509,6 +574,21 @@ pub trait TaskStore: Send + Sync + 'static {
     /// Counts per topic and status of records created at or after `since` (all when `None`),
     /// sorted by topic, then status.
     async fn stats(&self, since: Option<Timestamp>) -> Result<Vec<StatsRow>, StoreError>;
+
+    /// Per hour of `created_at`, from the hour of `since` on: how many of the records fetched
+    /// then are now completed, failed with a BPMN error, or failed otherwise; oldest hour
+    /// first, hours with none of these left out. The default lists the records (fine for
+    /// [`InMemoryStore`]); the SQL stores count in the database.
+    async fn hourly(&self, since: Timestamp) -> Result<Vec<HourlyRow>, StoreError> {
+        let records = self
+            .list(&TaskFilter {
+                statuses: vec![TaskStatus::Completed, TaskStatus::Failed],
+                since: Some(hour_of(since)),
+                ..TaskFilter::default()
+            })
+            .await?;
+        Ok(hourly_rows(&records))
+    }
 
     /// Delete `completed` records (and their timelines) last updated before `before`; returns
     /// how many were deleted.

@@ -662,6 +662,9 @@ macro_rules! impl_task_store {
                 if let Some(pi) = &filter.process_instance_id {
                     q.push(" AND process_instance_id = ").push_bind(pi.clone());
                 }
+                if let Some(key) = &filter.business_key {
+                    q.push(" AND business_key = ").push_bind(key.clone());
+                }
                 if let Some(since) = filter.since {
                     q.push(" AND created_at >= ")
                         .push_bind($crate::sql::to_nanos(since)?);
@@ -749,6 +752,50 @@ macro_rules! impl_task_store {
                 // Lifecycle order of statuses, as the trait promises (SQL would sort by name).
                 stats.sort();
                 Ok(stats)
+            }
+
+            async fn hourly_inner(
+                &self,
+                since: jiff::Timestamp,
+            ) -> Result<Vec<bptl_core::HourlyRow>, bptl_core::store::StoreError> {
+                use sqlx::Row as _;
+                let since = $crate::sql::to_nanos(bptl_core::store::hour_of(since))?;
+                let rows = sqlx::query(
+                    "SELECT created_at / 3600000000000 AS h, \
+                     CASE WHEN status = 'completed' THEN 'c' \
+                     WHEN substr(execution_error, 1, 11) = 'BPMN error ' THEN 'b' \
+                     ELSE 'f' END AS k, COUNT(*) AS n FROM bptl_tasks \
+                     WHERE created_at >= $1 AND status IN ('completed', 'failed') \
+                     GROUP BY h, k",
+                )
+                .bind(since)
+                .fetch_all(&self.reader)
+                .await
+                .map_err(|e| $crate::sql::db_error("counting task records per hour", e))?;
+                let get =
+                    |e: sqlx::Error| $crate::sql::db_error("counting task records per hour", e);
+                let mut hours = std::collections::BTreeMap::<i64, bptl_core::HourlyRow>::new();
+                for row in &rows {
+                    let h: i64 = row.try_get("h").map_err(get)?;
+                    let k: String = row.try_get("k").map_err(get)?;
+                    let n = u64::try_from(row.try_get::<i64, _>("n").map_err(get)?).unwrap_or(0);
+                    let hour = $crate::sql::from_nanos(
+                        h.saturating_mul(bptl_core::store::HOUR_NANOS),
+                        "created_at",
+                    )?;
+                    let entry = hours.entry(h).or_insert(bptl_core::HourlyRow {
+                        hour,
+                        completed: 0,
+                        bpmn_errors: 0,
+                        failed: 0,
+                    });
+                    match k.as_str() {
+                        "c" => entry.completed += n,
+                        "b" => entry.bpmn_errors += n,
+                        _ => entry.failed += n,
+                    }
+                }
+                Ok(hours.into_values().collect())
             }
 
             async fn prune_inner(
@@ -891,6 +938,15 @@ macro_rules! impl_task_store {
                 since: Option<jiff::Timestamp>,
             ) -> Result<Vec<bptl_core::StatsRow>, bptl_core::store::StoreError> {
                 self.stats_inner(since)
+                    .await
+                    .map_err(|e| e.in_store(&self.name))
+            }
+
+            async fn hourly(
+                &self,
+                since: jiff::Timestamp,
+            ) -> Result<Vec<bptl_core::HourlyRow>, bptl_core::store::StoreError> {
+                self.hourly_inner(since)
                     .await
                     .map_err(|e| e.in_store(&self.name))
             }

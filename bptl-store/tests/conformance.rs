@@ -102,6 +102,8 @@ conformance!(
     batched_timeline_entries_keep_their_order,
     a_stale_save_never_overwrites_a_newer_run,
     process_instances_that_end_alike_are_told_apart,
+    list_filters_by_business_key,
+    hourly_counts_outcomes_per_hour_of_fetching,
 );
 
 fn record(topic: &str) -> TaskRecord {
@@ -794,5 +796,85 @@ async fn process_instances_that_end_alike_are_told_apart(store: Arc<dyn TaskStor
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+async fn list_filters_by_business_key(store: Arc<dyn TaskStore>) {
+    for (i, key) in [Some("zaak-1"), Some("zaak-2"), None, Some("zaak-1")]
+        .into_iter()
+        .enumerate()
+    {
+        let mut r = record("bk");
+        r.business_key = key.map(str::to_owned);
+        r.created_at = Timestamp::now() + SignedDuration::from_secs(i as i64);
+        store.save(&r).await.unwrap();
+    }
+    let hits = store
+        .list(&TaskFilter::default().business_key("zaak-1"))
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 2);
+    assert!(
+        hits.iter()
+            .all(|r| r.business_key.as_deref() == Some("zaak-1"))
+    );
+    assert!(hits[0].created_at > hits[1].created_at, "newest first");
+    let none = store
+        .list(&TaskFilter::default().business_key("zaak-9"))
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+}
+
+async fn hourly_counts_outcomes_per_hour_of_fetching(store: Arc<dyn TaskStore>) {
+    let this_hour = bptl_core::store::hour_of(Timestamp::now());
+    let earlier = this_hour - SignedDuration::from_hours(3);
+    let too_old = this_hour - SignedDuration::from_hours(30);
+    for (at, status, error, n) in [
+        (this_hour, TaskStatus::Completed, None, 3),
+        (
+            this_hour,
+            TaskStatus::Failed,
+            Some("BPMN error E1: rejected"),
+            2,
+        ),
+        (this_hour, TaskStatus::Failed, Some("boom"), 1),
+        (this_hour, TaskStatus::InProgress, None, 4),
+        (
+            earlier + SignedDuration::from_mins(59),
+            TaskStatus::Failed,
+            Some("boom"),
+            2,
+        ),
+        (too_old, TaskStatus::Completed, None, 5),
+    ] {
+        for _ in 0..n {
+            let mut r = record("hourly");
+            r.status = status;
+            r.execution_error = error.map(str::to_owned);
+            r.created_at = at;
+            store.save(&r).await.unwrap();
+        }
+    }
+    let rows = store
+        .hourly(Timestamp::now() - SignedDuration::from_hours(24))
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            bptl_core::HourlyRow {
+                hour: earlier,
+                completed: 0,
+                bpmn_errors: 0,
+                failed: 2,
+            },
+            bptl_core::HourlyRow {
+                hour: this_hour,
+                completed: 3,
+                bpmn_errors: 2,
+                failed: 1,
+            },
+        ]
     );
 }
