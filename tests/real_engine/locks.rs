@@ -189,9 +189,12 @@ async fn graceful_shutdown_unlocks_what_it_does_not_finish() {
     let Some(rig) = Rig::new() else { return };
     let (key, topic) = deploy_nap(&rig, "shutdown").await;
     let long = rig.start(&key, variables! { "sleepMs": 30_000 }).await;
+    // Free slots: a long poll is parked when the shutdown comes, and the engine hands it the
+    // aborted task again as soon as that is unlocked.
     let cfg = bptl::runtime::WorkerConfig {
-        max_tasks: 1,
+        max_tasks: 3,
         lock_duration: Duration::from_secs(60),
+        async_response_timeout: Duration::from_secs(20),
         shutdown_grace: Duration::from_millis(500),
         ..config()
     };
@@ -203,6 +206,7 @@ async fn graceful_shutdown_unlocks_what_it_does_not_finish() {
     let holder = worker.handle.worker_id().to_owned();
     let task = rig.tasks_of(&long).await.remove(0);
     assert_eq!(task["workerId"], json!(holder));
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let store = worker.store.clone();
     let stats = worker.stop().await;
     assert_eq!((stats.aborted, stats.unlocked), (1, 1), "{stats:?}");
@@ -223,4 +227,70 @@ async fn graceful_shutdown_unlocks_what_it_does_not_finish() {
         .await;
     assert_eq!(status, 204);
     next.handle.shutdown_now();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_poll_parked_at_shutdown_has_its_tasks_unlocked() {
+    let Some(rig) = Rig::new() else { return };
+    let (key, topic) = deploy_nap(&rig, "shutdown_poll").await;
+    let busy = rig.start(&key, variables! { "sleepMs": 2500 }).await;
+    let cfg = bptl::runtime::WorkerConfig {
+        max_tasks: 2,
+        lock_duration: Duration::from_secs(60),
+        async_response_timeout: Duration::from_secs(20),
+        shutdown_grace: Duration::from_secs(10),
+        ..config()
+    };
+    let worker = rig.spawn_worker(naps(&topic), cfg.clone(), |b| b);
+    wait_until("the unit runs", Duration::from_secs(15), || {
+        started(&busy) == 1
+    })
+    .await;
+    // The second slot's long poll is parked at the engine when the shutdown comes; a task
+    // created during the shutdown is locked for it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    worker.handle.shutdown();
+    let late = rig.start(&key, variables! { "sleepMs": 10 }).await;
+    let stats = tokio::time::timeout(Duration::from_secs(20), worker.join)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((stats.completed, stats.unlocked), (1, 1), "{stats:?}");
+    assert_eq!(started(&late), 0, "its unit never started");
+    let task = rig.tasks_of(&late).await.remove(0);
+    assert!(
+        task["lockExpirationTime"].is_null() && task["workerId"].is_null(),
+        "the task the kept poll brought is free again: {task}"
+    );
+    rig.wait_completed(std::slice::from_ref(&busy), Duration::from_secs(5))
+        .await;
+
+    // Why the poll is kept: an idle worker drops its parked poll at once, and the engine
+    // still locks the next task for it, under the stopped worker's id, for the whole lock
+    // duration (what the engine does; nothing a worker can undo once it is gone).
+    let idle = rig.spawn_worker(naps(&topic), cfg, |b| b);
+    // The late task is taken and run again by this worker; wait for that, then for it to park.
+    rig.wait_completed(std::slice::from_ref(&late), Duration::from_secs(15))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let gone = idle.handle.worker_id().to_owned();
+    let stats = idle.stop().await;
+    assert_eq!(stats.in_flight, 0);
+    let stranded = rig.start(&key, variables! { "sleepMs": 10 }).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let task = rig.tasks_of(&stranded).await.remove(0);
+    assert_eq!(
+        task["workerId"],
+        json!(gone),
+        "{}: a task created after the shutdown is locked for the dropped poll: {task}",
+        rig.name
+    );
+    let (status, _) = rig
+        .call(
+            Method::DELETE,
+            &format!("/process-instance/{stranded}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
 }

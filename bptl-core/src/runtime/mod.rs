@@ -19,11 +19,13 @@
 //! * **Never dies on a fault**: an unreachable engine means exponential backoff with jitter
 //!   (100 ms → 30 s by default), one log line when the engine goes away and one when it is
 //!   back. "No work" is handled by the long poll, not by backoff.
-//! * **Graceful shutdown**: the parked long poll is dropped at once, running units get the
-//!   grace period (locks kept alive), tasks that never started are unlocked, units still running
-//!   at the end of grace are aborted and their tasks unlocked so another worker can take them at
-//!   once. A second shutdown request ([`WorkerHandle::shutdown_now`], a second signal) returns at
-//!   once.
+//! * **Graceful shutdown**: fetching stops, running units get the grace period (locks kept
+//!   alive), tasks that never started are unlocked, units still running at the end of grace are
+//!   aborted and their tasks unlocked so another worker can take them at once. A long poll
+//!   parked at the engine is kept while units run (Camunda and Operaton lock tasks for a long
+//!   poll whose client went away): the tasks it brings are unlocked; an idle worker drops it and
+//!   stops at once. A second shutdown request ([`WorkerHandle::shutdown_now`], a second signal)
+//!   returns at once.
 //! * **Records**: every task is written to the [`crate::store::TaskStore`] before
 //!   its unit runs; see [`crate::store`] for exactly-once completion and crash recovery.
 //!
@@ -410,6 +412,23 @@ impl<E: Engine> std::fmt::Debug for Worker<E> {
     }
 }
 
+/// How long a long poll kept through the shutdown may still take to answer once this worker
+/// unlocked or completed tasks (see `Worker::shutdown_phase`).
+const POLL_LINGER: Duration = Duration::from_millis(300);
+
+/// A fetch under way: the engine's answer, or the fetch deadline passing.
+type PendingFetch<'a> = std::pin::Pin<
+    Box<
+        dyn Future<
+                Output = Result<
+                    Result<Vec<crate::task::TaskRef>, EngineError>,
+                    tokio::time::error::Elapsed,
+                >,
+            > + Send
+            + 'a,
+    >,
+>;
+
 /// A task being handled, for the shutdown bookkeeping.
 struct InFlight {
     key: TaskKey,
@@ -570,6 +589,8 @@ impl<E: Engine> Worker<E> {
         let mut engine_down = false;
         // Guard against a long poll that never answers (e.g. a half-open connection).
         let fetch_deadline = config.async_response_timeout + Duration::from_secs(30);
+        // The fetch under way when the shutdown came, with its slots.
+        let mut pending = None;
 
         loop {
             while let Some(done) = running.try_join_next_with_id() {
@@ -603,9 +624,18 @@ impl<E: Engine> Worker<E> {
                 topics: topics.clone(),
             };
             let started = Instant::now();
+            let mut fetch: PendingFetch<'_> = Box::pin(async move {
+                tokio::time::timeout(fetch_deadline, shared.engine.fetch_and_lock(&request)).await
+            });
             let fetched = tokio::select! {
-                r = tokio::time::timeout(fetch_deadline, shared.engine.fetch_and_lock(&request)) => r,
-                () = shared.graceful.cancelled() => break,
+                r = &mut fetch => r,
+                () = shared.graceful.cancelled() => {
+                    // Camunda and Operaton keep a long poll whose client went away and lock
+                    // the next tasks for it: kept while running units finish, so that what it
+                    // locks is unlocked (see `shutdown_phase`).
+                    pending = Some((fetch, permits));
+                    break;
+                }
             };
             let fetched = match fetched {
                 Ok(result) => result,
@@ -625,22 +655,8 @@ impl<E: Engine> Worker<E> {
                     }
                     backoff.reset();
                     let empty = tasks.is_empty();
-                    for task in tasks {
-                        let Some(permit) = permits.pop() else {
-                            // The engine sent more than asked: hand the extra back at once.
-                            warn!(task_id = %task.task_id(), "the engine returned more tasks than requested; unlocking the extra task");
-                            let _ = shared.engine.unlock(task.task_id()).await;
-                            continue;
-                        };
-                        Counters::add(&shared.counters.fetched);
-                        ::metrics::counter!(metrics::TASKS_FETCHED, "topic" => task.topic_name().to_owned())
-                            .increment(1);
-                        let key = TaskKey::new(task.engine_type(), task.task_id());
-                        let topic = task.topic_name().to_owned();
-                        let abort = running.spawn(task::process(Arc::clone(shared), task, permit));
-                        in_flight.insert(abort.id(), InFlight { key, topic });
-                    }
-                    drop(permits);
+                    self.hand_out(tasks, permits, &mut running, &mut in_flight)
+                        .await;
                     // An engine that answers an empty long poll at once must not make us spin.
                     if empty && started.elapsed() < Duration::from_millis(50) {
                         tokio::select! {
@@ -666,13 +682,49 @@ impl<E: Engine> Worker<E> {
             }
         }
 
-        self.shutdown_phase(running, in_flight).await
+        self.shutdown_phase(running, in_flight, pending).await
     }
 
+    /// Start handling fetched tasks, one slot each.
+    async fn hand_out(
+        &self,
+        tasks: Vec<crate::task::TaskRef>,
+        mut permits: Vec<OwnedSemaphorePermit>,
+        running: &mut JoinSet<()>,
+        in_flight: &mut HashMap<tokio::task::Id, InFlight>,
+    ) {
+        let shared = &self.shared;
+        for task in tasks {
+            let Some(permit) = permits.pop() else {
+                // The engine sent more than asked: hand the extra back at once.
+                warn!(task_id = %task.task_id(), "the engine returned more tasks than requested; unlocking the extra task");
+                let _ = shared.engine.unlock(task.task_id()).await;
+                continue;
+            };
+            Counters::add(&shared.counters.fetched);
+            ::metrics::counter!(metrics::TASKS_FETCHED, "topic" => task.topic_name().to_owned())
+                .increment(1);
+            let key = TaskKey::new(task.engine_type(), task.task_id());
+            let topic = task.topic_name().to_owned();
+            let abort = running.spawn(task::process(Arc::clone(shared), task, permit));
+            in_flight.insert(abort.id(), InFlight { key, topic });
+        }
+    }
+
+    /// Let running units finish within the grace period, then abort and unlock the rest.
+    ///
+    /// A long poll still parked when the shutdown came (`pending`) is kept as long as units
+    /// run: Camunda and Operaton do not notice a client that went away and lock the next tasks
+    /// for its request, under this worker's id, until their lock expires. Kept, its tasks
+    /// arrive and are unlocked at once (their units never start). When nothing runs any more
+    /// it gets [`POLL_LINGER`] to answer if the engine accepted outcomes or unlocks of this
+    /// worker meanwhile (any may make a task fetchable), else it is dropped at once: an idle
+    /// worker still stops at once.
     async fn shutdown_phase(
         &self,
         mut running: JoinSet<()>,
         mut in_flight: HashMap<tokio::task::Id, InFlight>,
+        mut pending: Option<(PendingFetch<'_>, Vec<OwnedSemaphorePermit>)>,
     ) -> WorkerStats {
         let shared = &self.shared;
         let immediate = &self.handle.immediate;
@@ -688,12 +740,34 @@ impl<E: Engine> Worker<E> {
             );
         }
         let deadline = tokio::time::Instant::now() + grace;
+        // Outcomes the engine accepted: one during the shutdown (a completion may create the
+        // next task, a failure or an unlock makes a task fetchable) may be what the kept poll
+        // is about to answer with; it gets a moment to.
+        let reported = || {
+            let s = shared.counters.snapshot();
+            s.completed + s.failed + s.bpmn_errors + s.unlocked
+        };
+        let reported_before = reported();
         loop {
             tokio::select! {
                 done = running.join_next_with_id() => match done {
                     Some(done) => reap(done, &mut in_flight),
                     None => break,
                 },
+                fetched = async { pending.as_mut().map(|p| p.0.as_mut()).expect("guarded").await },
+                    if pending.is_some() => {
+                    let permits = pending.take().map(|p| p.1).unwrap_or_default();
+                    match fetched {
+                        Ok(Ok(tasks)) => {
+                            if !tasks.is_empty() {
+                                info!(tasks = tasks.len(), "the long poll delivered tasks during the shutdown: unlocking them");
+                            }
+                            self.hand_out(tasks, permits, &mut running, &mut in_flight).await;
+                        }
+                        Ok(Err(e)) => debug!(error = %e, "the fetch in flight at the shutdown failed"),
+                        Err(_) => debug!("the fetch in flight at the shutdown did not answer"),
+                    }
+                }
                 () = tokio::time::sleep_until(deadline) => break,
                 () = immediate.cancelled() => {
                     running.abort_all();
@@ -703,6 +777,7 @@ impl<E: Engine> Worker<E> {
                 }
             }
         }
+        let mut aborted = std::collections::HashSet::new();
         if !running.is_empty() {
             warn!(
                 remaining = running.len(),
@@ -717,9 +792,34 @@ impl<E: Engine> Worker<E> {
                     Counters::add(&shared.counters.aborted);
                     debug!(topic = %task.topic, task = %task.key, "aborted");
                     task::unlock_aborted(shared, &task.key).await;
+                    aborted.insert(task.key.task_id.clone());
                 } else {
                     reap(done, &mut in_flight);
                 }
+            }
+        }
+        // The kept poll, last: an unlocked task wakes it, and it locks the task again for this
+        // worker. Given a moment, it answers, and what it brings is unlocked for good (a
+        // dropped poll would keep it locked until the lock expires).
+        if let Some((poll, permits)) = pending.take()
+            && reported() != reported_before
+            && let Ok(Ok(Ok(tasks))) = tokio::time::timeout(POLL_LINGER, poll).await
+        {
+            let (again, new): (Vec<_>, Vec<_>) = tasks
+                .into_iter()
+                .partition(|t| aborted.contains(t.task_id()));
+            for task in again {
+                debug!(task_id = %task.task_id(), "the kept poll locked an aborted task again: unlocking it");
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    shared.engine.unlock(task.task_id()),
+                )
+                .await;
+            }
+            self.hand_out(new, permits, &mut running, &mut in_flight)
+                .await;
+            while let Some(done) = running.join_next_with_id().await {
+                reap(done, &mut in_flight);
             }
         }
         let stats = shared.counters.snapshot();
