@@ -28,7 +28,8 @@
 # until the engine's history counts N finished instances. Throughput is (N - 1) / (the last
 # instance's end time - the first's), from the engine's history; CPU is the worker
 # processes' utime + stime (from /proc, 10 ms ticks) from activation to the last completion,
-# divided by N; RSS idle is VmRSS before activation, RSS peak is VmHWM at the end. The
+# divided by N (the engine's CPU likewise, when it runs here); RSS idle is VmRSS before
+# activation, RSS peak is VmHWM at the end. The
 # definition is deleted with its instances and history after each run.
 set -euo pipefail
 
@@ -123,7 +124,12 @@ if [ -z "$URL" ]; then
   done
 fi
 curl -fsS -o /dev/null "$URL/engine" || { echo "no engine at $URL" >&2; exit 1; }
-log "engine at $URL"
+# The engine's process (for its CPU per task), when it listens on this machine.
+ENGINE_PORT=$(echo "$URL" | sed -n 's#^[a-z]*://[^/:]*:\([0-9]*\).*#\1#p')
+ENGINE_JVM=""
+[ -n "$ENGINE_PORT" ] &&
+  ENGINE_JVM=$(ss -ltnpH "sport = :$ENGINE_PORT" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
+log "engine at $URL (process ${ENGINE_JVM:-unknown})"
 
 # --- engine helpers ---------------------------------------------------------------------------
 now_ms() { date +%s%3N; }
@@ -164,6 +170,26 @@ create_instances() { # KEY UNIT N
 suspend() { # KEY true|false
   curl -fsS -o /dev/null -X PUT -H "Content-Type: application/json" \
     -d "{\"suspended\":$2,\"includeProcessInstances\":true}" "$URL/process-definition/key/$1/suspended"
+}
+
+# A waiting long poll is answered when tasks are created, not when suspended ones are
+# activated: after activating, start one instance of a process whose topic nobody fetches,
+# which wakes the engine's pending fetches at once.
+deploy_wake() {
+  cat >"$WORK/wake.bpmn" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="D_wake" targetNamespace="bench">
+  <bpmn:process id="bench_wake" isExecutable="true" camunda:historyTimeToLive="1">
+    <bpmn:startEvent id="Start"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:serviceTask id="Wake" camunda:type="external" camunda:topic="bench_wake_nobody"><bpmn:incoming>F1</bpmn:incoming></bpmn:serviceTask>
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Wake" />
+  </bpmn:process>
+</bpmn:definitions>
+EOF
+  curl -fsS -o /dev/null -F "deployment-name=bench_wake" -F "data=@$WORK/wake.bpmn" "$URL/deployment/create"
+}
+wake() {
+  curl -fsS -o /dev/null -X POST -H "Content-Type: application/json" -d '{}' "$URL/process-definition/key/bench_wake/start"
 }
 
 finished() { json_get "/history/process-instance/count?processDefinitionKey=$1&finished=true" | jq .count; }
@@ -282,9 +308,12 @@ run_one() { # ROUND PEER UNIT
   done
   rss_idle=$(proc_kb VmRSS "${PEER_PIDS[@]}")
   ticks0=$(proc_ticks "${PEER_PIDS[@]}")
+  local engine0=0 engine1=0
+  [ -n "$ENGINE_JVM" ] && engine0=$(proc_ticks "$ENGINE_JVM")
 
   act=$(now_ms)
   suspend "$key" false
+  wake
   local deadline=$(($(now_ms) + 900000))
   while [ "$(finished "$key")" != "$TASKS" ]; do
     alive "${PEER_PIDS[@]}" || { cat "$dir"/worker-*.log >&2; echo "$peer died" >&2; return 1; }
@@ -292,6 +321,7 @@ run_one() { # ROUND PEER UNIT
     sleep 0.1
   done
   ticks1=$(proc_ticks "${PEER_PIDS[@]}")
+  [ -n "$ENGINE_JVM" ] && engine1=$(proc_ticks "$ENGINE_JVM")
   hwm=$(proc_kb VmHWM "${PEER_PIDS[@]}")
   stop_peer
   first=$(end_time_ms "$key" asc)
@@ -301,10 +331,11 @@ run_one() { # ROUND PEER UNIT
   tck=$(getconf CLK_TCK)
   awk -v r="$round" -v p="$peer" -v u="$unit" -v n="$TASKS" -v c0="$t0" -v c1="$t1" \
     -v f="$first" -v l="$last" -v a="$act" -v k0="$ticks0" -v k1="$ticks1" -v tck="$tck" \
-    -v ri="$rss_idle" -v rp="$hwm" 'BEGIN {
+    -v ri="$rss_idle" -v rp="$hwm" -v e0="$engine0" -v e1="$engine1" 'BEGIN {
       span = (l - f) / 1000; from_act = (l - a) / 1000
-      printf "%s\t%s\t%s\t%d\t%.1f\t%.2f\t%.0f\t%.0f\t%.1f\t%.1f\t%.1f\n", r, p, u, n, (c1 - c0) / 1000,
-        span, (n - 1) / span, n / from_act, (k1 - k0) / tck / n * 1e6, ri / 1024, rp / 1024
+      printf "%s\t%s\t%s\t%d\t%.1f\t%.2f\t%.0f\t%.0f\t%.1f\t%.1f\t%.1f\t%.0f\n", r, p, u, n, (c1 - c0) / 1000,
+        span, (n - 1) / span, n / from_act, (k1 - k0) / tck / n * 1e6, ri / 1024, rp / 1024,
+        (e1 - e0) / tck / n * 1e6
     }' | tee -a "$RESULTS" >&2
   curl -fsS -o /dev/null -X DELETE "$URL/process-definition/key/$key?cascade=true" || true
 }
@@ -312,12 +343,13 @@ run_one() { # ROUND PEER UNIT
 # --- rounds -----------------------------------------------------------------------------------
 read -r -a peer_list <<<"$PEERS"
 read -r -a unit_list <<<"$UNITS"
+deploy_wake
 log "warm-up (not recorded): bptl, noop, $TASKS tasks"
 saved=$RESULTS
 RESULTS=/dev/null
 run_one 0 bptl noop
 RESULTS=$saved
-printf 'round\tpeer\tunit\ttasks\tcreate_s\tspan_s\ttasks_per_s\ttasks_per_s_from_activation\tcpu_us_per_task\trss_idle_mb\trss_peak_mb\n' >"$RESULTS"
+printf 'round\tpeer\tunit\ttasks\tcreate_s\tspan_s\ttasks_per_s\ttasks_per_s_from_activation\tcpu_us_per_task\trss_idle_mb\trss_peak_mb\tengine_cpu_us_per_task\n' >"$RESULTS"
 
 for round in $(seq "$ROUNDS"); do
   for ui in "${!unit_list[@]}"; do
@@ -343,7 +375,7 @@ summarize() { # COLUMN
 }
 {
   echo "median (min-max) over $ROUNDS round(s), $TASKS tasks per run"
-  for col in 7 9 10 11 5; do
+  for col in 7 9 10 11 12 5; do
     echo "== $(head -1 "$RESULTS" | cut -f"$col")"
     summarize "$col"
   done
