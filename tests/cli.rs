@@ -150,7 +150,7 @@ fn a_non_utf8_environment_variable_does_not_stop_any_command() {
     let config = write(
         &dir,
         "worker.toml",
-        "[engine]\nurl = \"http://127.0.0.1:1/engine-rest\"\n",
+        "[engine]\nurl = \"http://127.0.0.1:1/engine-rest\"\n\n[[task_mappings]]\ntopic = \"double\"\ncallback = \"bptl_dummy::Double\"\n",
     );
     let not_utf8 = OsStr::from_bytes(b"caf\xe9");
     // A variable bptl does not read: ignored.
