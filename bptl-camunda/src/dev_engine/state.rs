@@ -1486,7 +1486,15 @@ impl State {
 
     /// `GET /external-task/{id}/errorDetails`.
     pub fn task_error_details(&self, id: &str) -> Result<Option<String>, RestError> {
-        self.task(id).map(|t| t.error_details.clone())
+        self.tasks
+            .get(id)
+            .map(|t| t.error_details.clone())
+            .ok_or_else(|| RestError {
+                status: 500,
+                kind: "NullValueException",
+                message: format!("No external task found with id {id}: externalTask is null"),
+                code: Some(0),
+            })
     }
 
     /// `GET /external-task` (and count).
