@@ -553,6 +553,64 @@ pub fn task_ops() -> Script {
         json!({"workerId": "w2"}),
     );
     s.get("instance 3 completed", "/history/process-instance/{{pi3}}");
+    s.start("start instance 4", key, json!({}), "pi4");
+    s.post(
+        "fetch instance 4's first task with a 1 ms lock",
+        WORK,
+        fetch("w1", 1, json!([{"topicName": first, "lockDuration": 1}])),
+    )
+    .capture("t7", "/0/id");
+    s.wait("let the lock expire", 50);
+    s.post(
+        "another worker locks the task whose lock expired",
+        "/external-task/{{t7}}/lock",
+        json!({"workerId": "w2", "lockDuration": 60000}),
+    );
+    s.post("unlock it", "/external-task/{{t7}}/unlock", json!({}));
+    s.post(
+        "unlock a task that is not locked",
+        "/external-task/{{t7}}/unlock",
+        json!({}),
+    );
+    s.post(
+        "complete a task that is not locked",
+        "/external-task/{{t7}}/complete",
+        json!({"workerId": "w1"}),
+    );
+    s.post(
+        "lock it for w1",
+        "/external-task/{{t7}}/lock",
+        json!({"workerId": "w1", "lockDuration": 60000}),
+    );
+    s.post(
+        "failure without retries",
+        "/external-task/{{t7}}/failure",
+        json!({"workerId": "w1", "errorMessage": "no retries given"}),
+    );
+    s.get(
+        "the task after a failure without retries",
+        "/external-task/{{t7}}",
+    );
+    s.get("its incident", "/incident?processInstanceId={{pi4}}");
+    s.put(
+        "set retries to 0 on a task that has none left",
+        "/external-task/{{t7}}/retries",
+        json!({"retries": 0}),
+    );
+    s.put(
+        "set retries to a string",
+        "/external-task/{{t7}}/retries",
+        json!({"retries": "three"}),
+    );
+    json_mapping_error(s.steps.last_mut());
+    s.get(
+        "tasks without retries of the topic",
+        "/external-task?topicName=tx_ops_first_{{run}}&noRetriesLeft=true",
+    );
+    s.get(
+        "error details of an unknown task",
+        "/external-task/00000000-0000-0000-0000-000000000000/errorDetails",
+    );
     s
 }
 
