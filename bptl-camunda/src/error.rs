@@ -249,6 +249,11 @@ impl CamundaError {
             return false;
         };
         let message = message.to_lowercase();
+        // "... It is locked by worker 'null'.": nobody holds the task (it was unlocked, e.g. by
+        // an operator); its lock is gone, not taken (a plain 400: the runtime locks it again).
+        if message.contains("locked by worker 'null'") {
+            return false;
+        }
         message.contains("locked by worker")
             || message.contains("already locked")
             || (message.contains("cannot be") && message.contains("by worker"))
@@ -406,6 +411,21 @@ mod tests {
                     r#"{"type":"OptimisticLockingException","message":"x"}"#,
                 ),
                 EngineErrorKind::Conflict,
+            ),
+            (
+                // As Camunda 7.24 and Operaton answer once the task was unlocked.
+                http(
+                    400,
+                    r#"{"type":"RestException","message":"The lock of the External Task t1 cannot be extended by worker 'a''. It is locked by worker 'null'.","code":0}"#,
+                ),
+                EngineErrorKind::BadRequest,
+            ),
+            (
+                http(
+                    400,
+                    r#"{"type":"RestException","message":"The lock of the External Task t1 cannot be extended by worker 'a''. It is locked by worker 'b'.","code":0}"#,
+                ),
+                EngineErrorKind::LockedByOther,
             ),
             (http(502, "bad gateway"), EngineErrorKind::Transient),
             (http(504, ""), EngineErrorKind::Transient),
