@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use bptl::prelude::*;
-use bptl::{TaskMapping, TaskMappings};
+use bptl::{ObjectData, ObjectValue, RetryPolicy, TaskMapping, TaskMappings};
 use serde_json::json;
 
 use crate::support::*;
@@ -76,4 +78,59 @@ async fn a_bpmn_error_is_caught_by_its_boundary_event_or_ends_the_instance_uncau
         rig.history_typed(&uncaught).await["raisedBy"]["value"],
         json!("bptl")
     );
+}
+
+static UNSENDABLE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Return a Java-serialized object, which the engines refuse to store (by default).
+#[register]
+async fn unsendable(_task: &dyn BaseTask) -> Result<Variables, UnitError> {
+    UNSENDABLE_RUNS.fetch_add(1, Ordering::SeqCst);
+    Ok(variables! {
+        "legacy": Value::Object(ObjectValue {
+            object_type_name: Some("java.lang.String".into()),
+            serialization_data_format: Some("application/x-java-serialized-object".into()),
+            data: ObjectData::Serialized("rO0ABXQAA2FiYw==".into()),
+        }),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completion_the_engine_refuses_becomes_a_failure_and_the_unit_does_not_run_again() {
+    let Some(rig) = Rig::new() else { return };
+    let key = rig.unique("refused");
+    let topic = rig.unique("refused");
+    rig.deploy(&process(&key, &[Task::new(&topic)], None)).await;
+    let instance = rig.start(&key, Variables::new()).await;
+    let policy = RetryPolicy {
+        retries: 2,
+        retry_timeout: std::time::Duration::ZERO,
+        ..RetryPolicy::default()
+    };
+    let worker = rig.spawn_worker(
+        TaskMappings::new([
+            TaskMapping::new(&topic, "real_engine::errors::unsendable").retry(policy)
+        ])
+        .unwrap(),
+        config(),
+        |b| b,
+    );
+    // The engine answers 500 ("Java serialization format is prohibited"): the worker reports a
+    // failure each time, completes from its stored result when the task comes back, and the
+    // retries run out into an incident.
+    wait_until_async("an incident", Duration::from_secs(30), || async {
+        !rig.incidents(&instance).await.is_empty()
+    })
+    .await;
+    let stats = worker.stop().await;
+    assert_eq!(UNSENDABLE_RUNS.load(Ordering::SeqCst), 1, "{stats:?}");
+    assert_eq!((stats.failed, stats.completed), (2, 0), "{stats:?}");
+    let incident = &rig.incidents(&instance).await[0];
+    let message = incident["incidentMessage"].as_str().unwrap();
+    assert!(
+        message.starts_with("The engine refused the completion")
+            && message.contains("Java serialization format is prohibited"),
+        "{message}"
+    );
+    assert_eq!(rig.state(&instance).await, "ACTIVE");
 }
