@@ -83,6 +83,12 @@ wait_for() {
   done
 }
 
+# A JDK 17 and Maven (the machine image has them; install them from Debian's packages if not).
+if ! command -v mvn >/dev/null || ! command -v java >/dev/null; then
+  echo "real-engines: installing a JDK and Maven"
+  apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless maven >/dev/null
+fi
+
 # The test binary first, so that the engines' time is spent testing.
 cargo test --test real_engine --no-run
 
