@@ -146,6 +146,18 @@ enum Command {
         #[arg(long, short, env = "BPTL_CONFIG", value_name = "FILE")]
         config: PathBuf,
     },
+    /// Serve the web dashboard (README, "Dashboard") against the configured task store, without
+    /// running a worker, until SIGINT/SIGTERM.
+    #[cfg(feature = "dashboard")]
+    Dashboard {
+        /// The configuration file (TOML): `[store]`, `[dashboard]`, and the mappings and engine
+        /// for the units page and "run again".
+        #[arg(long, short, env = "BPTL_CONFIG", value_name = "FILE")]
+        config: PathBuf,
+        /// Listen here (overrides `[dashboard] addr`; default 127.0.0.1:9200).
+        #[arg(long, value_name = "ADDR")]
+        addr: Option<SocketAddr>,
+    },
     /// Run the in-process Camunda-compatible dev engine, with BPMN files deployed, until Ctrl-C.
     DevEngine {
         /// The port on 127.0.0.1.
@@ -251,6 +263,8 @@ where
         Command::Stats { since, all, config } => with_runtime(|| stats(config, since, all)),
         Command::Prune { older_than, config } => with_runtime(|| prune(config, older_than)),
         Command::DevEngine { port, bpmn } => with_runtime(|| dev_engine(port, bpmn)),
+        #[cfg(feature = "dashboard")]
+        Command::Dashboard { config, addr } => with_runtime(|| dashboard(config, addr)),
     }
 }
 
@@ -688,6 +702,23 @@ async fn run(path: PathBuf, metrics_addr: Option<SocketAddr>) -> u8 {
         }
     };
     let handle: WorkerHandle = worker.handle();
+    #[cfg(feature = "dashboard")]
+    if let Some(addr) = config.dashboard.addr {
+        let served = match crate::dashboard::Dashboard::new(Arc::clone(&store), &config.dashboard) {
+            Ok(d) => {
+                d.with_config(&config)
+                    .with_worker(handle.clone())
+                    .serve(addr)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = served {
+            eprintln!("error: {e}");
+            store.close().await;
+            return EXIT_USAGE;
+        }
+    }
     let retention = match (config.store.enabled, config.store.retention) {
         (true, Some(retention)) => Some(bptl_store::spawn_retention(
             Arc::clone(&store),
@@ -715,6 +746,52 @@ async fn run(path: PathBuf, metrics_addr: Option<SocketAddr>) -> u8 {
     } else {
         EXIT_OK
     }
+}
+
+#[cfg(feature = "dashboard")]
+async fn dashboard(path: PathBuf, addr: Option<SocketAddr>) -> u8 {
+    let (config, store) = match load_store(&path).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let addr = addr.or(config.dashboard.addr).unwrap_or_else(|| {
+        crate::dashboard::DEFAULT_ADDR
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 9200)))
+    });
+    let served = match crate::dashboard::Dashboard::new(Arc::clone(&store), &config.dashboard) {
+        Ok(d) => d.with_config(&config).serve(addr).await,
+        Err(e) => Err(e),
+    };
+    let running = match served {
+        Ok(running) => running,
+        Err(e) => {
+            eprintln!("error: {e}");
+            store.close().await;
+            return EXIT_USAGE;
+        }
+    };
+    println!("dashboard at http://{}/", running.addr);
+    wait_for_signal().await;
+    running.task.abort();
+    store.close().await;
+    EXIT_OK
+}
+
+#[cfg(feature = "dashboard")]
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Install a Prometheus recorder for the `metrics` crate and serve it at `http://addr/metrics`.

@@ -33,6 +33,15 @@
 //! [callback]
 //! timeout = "10s"
 //!
+//! [dashboard]                      # the web dashboard (README, "Dashboard")
+//! # addr = "127.0.0.1:9200"        # `worker run` serves it here; `worker dashboard` too
+//! # allow_actions = false          # true: the "run again" button (execute --force)
+//! # token = { env = "BPTL_DASHBOARD_TOKEN" }   # bearer token, or:
+//! # username = "ops"               # basic credentials
+//! # password = { file = "/run/secrets/dashboard" }
+//! # trusted_user_header = "X-Forwarded-User"   # single sign-on by a reverse proxy ...
+//! # trusted_proxies = ["10.0.0.5"]             # ... accepted from these addresses only
+//!
 //! # [services.NAME] and [apps."APP_ID"]: see bptl-credentials
 //! ```
 //!
@@ -174,6 +183,39 @@ pub struct Config {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// `[callback] timeout` (default `10s`).
     pub callback_timeout: Duration,
+    /// `[dashboard]`.
+    pub dashboard: DashboardConfig,
+}
+
+/// `[dashboard]`: where the web dashboard listens and who may use it.
+///
+/// On a loopback address nobody needs to sign in; on any other address one of `token`,
+/// `username` + `password` or `trusted_user_header` + `trusted_proxies` is required (the
+/// configuration is refused otherwise).
+#[derive(Debug, Clone, Default)]
+pub struct DashboardConfig {
+    /// `addr`: `worker run` serves the dashboard here (`worker dashboard` defaults to
+    /// `127.0.0.1:9200`).
+    pub addr: Option<std::net::SocketAddr>,
+    /// `allow_actions`: offer "run again" on failed tasks (default `false`).
+    pub allow_actions: bool,
+    /// `token`: accept `Authorization: Bearer TOKEN`.
+    pub token: Option<SecretConfig>,
+    /// `username`: with `password`, accept basic credentials.
+    pub username: Option<String>,
+    /// `password`: the basic credentials' password.
+    pub password: Option<SecretConfig>,
+    /// `trusted_user_header`: the header a single-sign-on proxy sets to the signed-in user.
+    pub trusted_user_header: Option<String>,
+    /// `trusted_proxies`: the addresses the trusted header is accepted from.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl DashboardConfig {
+    /// Whether some way of signing in is configured.
+    pub fn has_auth(&self) -> bool {
+        self.token.is_some() || self.username.is_some() || self.trusted_user_header.is_some()
+    }
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -184,6 +226,7 @@ const TOP_KEYS: &[&str] = &[
     "store",
     "metrics",
     "callback",
+    "dashboard",
 ];
 const ENGINE_KEYS: &[&str] = &[
     "url",
@@ -215,6 +258,15 @@ const MAPPING_KEYS: &[&str] = &[
 const STORE_KEYS: &[&str] = &["enabled", "url", "retention"];
 const METRICS_KEYS: &[&str] = &["addr"];
 const CALLBACK_KEYS: &[&str] = &["timeout"];
+const DASHBOARD_KEYS: &[&str] = &[
+    "addr",
+    "allow_actions",
+    "token",
+    "username",
+    "password",
+    "trusted_user_header",
+    "trusted_proxies",
+];
 
 /// Sections whose scalar keys environment variables override, with their keys.
 const ENV_SECTIONS: &[(&str, &[&str])] = &[
@@ -779,6 +831,8 @@ fn read(table: &toml::Table, problems: &mut Vec<ConfigError>) -> Config {
         .duration("timeout", problems)
         .unwrap_or(defaults.callback_timeout);
 
+    let dashboard = read_dashboard(top.table("dashboard", problems).unwrap_or(&empty), problems);
+
     Config {
         engine,
         task_mappings,
@@ -786,7 +840,90 @@ fn read(table: &toml::Table, problems: &mut Vec<ConfigError>) -> Config {
         store,
         metrics_addr,
         callback_timeout,
+        dashboard,
     }
+}
+
+fn read_dashboard(t: &toml::Table, problems: &mut Vec<ConfigError>) -> DashboardConfig {
+    let d = Reader::new("dashboard", t, DASHBOARD_KEYS, problems);
+    let addr = d.string("addr", problems).and_then(|a| match a.parse() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            problems.push(ConfigError::new(
+                "dashboard.addr",
+                format!("'{a}' is not a socket address: write e.g. \"127.0.0.1:9200\""),
+            ));
+            None
+        }
+    });
+    let mut trusted_proxies = Vec::new();
+    match d.get("trusted_proxies") {
+        None => {}
+        Some(toml::Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                match item.as_str().map(str::parse::<std::net::IpAddr>) {
+                    Some(Ok(ip)) => trusted_proxies.push(ip),
+                    _ => problems.push(ConfigError::new(
+                        format!("dashboard.trusted_proxies[{i}]"),
+                        format!("{item} is not an IP address: write e.g. \"10.0.0.5\""),
+                    )),
+                }
+            }
+        }
+        Some(other) => problems.push(ConfigError::new(
+            "dashboard.trusted_proxies",
+            format!(
+                "must be a list of IP addresses such as [\"10.0.0.5\"], not {}",
+                other.type_str()
+            ),
+        )),
+    }
+    let config = DashboardConfig {
+        addr,
+        allow_actions: d.bool("allow_actions", problems).unwrap_or(false),
+        token: d.secret("token", problems),
+        username: d.string("username", problems),
+        password: d.secret("password", problems),
+        trusted_user_header: d.string("trusted_user_header", problems),
+        trusted_proxies,
+    };
+    if config.username.is_some() != config.password.is_some() {
+        let (key, other) = if config.username.is_some() {
+            ("dashboard.password", "username")
+        } else {
+            ("dashboard.username", "password")
+        };
+        problems.push(ConfigError::new(
+            key,
+            format!("missing: basic credentials need both username and password ({other} is set)"),
+        ));
+    }
+    if let Some(header) = &config.trusted_user_header {
+        if axum::http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+            problems.push(ConfigError::new(
+                "dashboard.trusted_user_header",
+                format!("'{header}' is not a header name: write e.g. \"X-Forwarded-User\""),
+            ));
+        }
+        if config.trusted_proxies.is_empty() {
+            problems.push(ConfigError::new(
+                "dashboard.trusted_proxies",
+                "missing: trusted_user_header is accepted only from the reverse proxy's addresses; list them, e.g. trusted_proxies = [\"10.0.0.5\"]",
+            ));
+        }
+    }
+    if let Some(addr) = config.addr
+        && !addr.ip().is_loopback()
+        && !config.has_auth()
+    {
+        problems.push(ConfigError::new(
+            "dashboard.addr",
+            format!(
+                "{addr} is not a loopback address, and nobody would need to sign in: set token, username + password, or trusted_user_header + trusted_proxies (or listen on 127.0.0.1)"
+            ),
+        ));
+    }
+    config
 }
 
 fn read_auth(t: &toml::Table, problems: &mut Vec<ConfigError>) -> EngineAuthConfig {

@@ -63,6 +63,9 @@ pub mod callback;
 #[cfg(feature = "cli")]
 pub mod config;
 
+#[cfg(feature = "dashboard")]
+pub mod dashboard;
+
 #[cfg(feature = "cli")]
 pub mod ops;
 
