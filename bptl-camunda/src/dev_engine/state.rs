@@ -532,6 +532,19 @@ impl State {
         Ok(out)
     }
 
+    /// A deployment as `GET /deployment` and `GET /deployment/{id}` answer it: without the
+    /// `deployed*Definitions` fields the create answer has.
+    fn deployment_resource_json(d: &Deployment) -> Value {
+        json!({
+            "id": d.id,
+            "name": d.name,
+            "source": d.source,
+            "tenantId": null,
+            "deploymentTime": format_date(d.time),
+            "links": [],
+        })
+    }
+
     fn deployment_json(&self, d: &Deployment, with_definitions: bool) -> Value {
         let defs: Map<String, Value> = d
             .definitions
@@ -558,7 +571,7 @@ impl State {
         self.deployments
             .iter()
             .find(|d| d.id == id)
-            .map(|d| self.deployment_json(d, false))
+            .map(Self::deployment_resource_json)
             .ok_or_else(|| {
                 RestError::not_found(format!("Deployment with id '{id}' does not exist"))
             })
@@ -569,7 +582,7 @@ impl State {
         Value::Array(
             self.deployments
                 .iter()
-                .map(|d| self.deployment_json(d, false))
+                .map(Self::deployment_resource_json)
                 .collect(),
         )
     }
