@@ -100,7 +100,8 @@ pub fn fetch_shapes() -> Script {
         a,
         "fetch_a.bpmn",
         one_task(a, a, 5),
-    );
+    )
+    .capture("deploymentA", "/id");
     s.deploy(
         "deploy process B (priority 20)",
         b,
@@ -264,6 +265,32 @@ pub fn fetch_shapes() -> Script {
     s.get(
         "count of the tasks of topic A",
         "/external-task/count?topicName=tx_fetch_{{run}}",
+    );
+    s.get(
+        "definition A by key",
+        "/process-definition/key/tx_fetch_{{run}}",
+    );
+    s.get(
+        "definitions of key A, latest version",
+        "/process-definition?key=tx_fetch_{{run}}&latestVersion=true",
+    );
+    s.get(
+        "count of the definitions of key A",
+        "/process-definition/count?key=tx_fetch_{{run}}",
+    );
+    s.get("deployment A", "/deployment/{{deploymentA}}");
+    s.get("instance 1", "/process-instance/{{pi1}}");
+    s.get(
+        "running instances with business key bk-1",
+        "/process-instance?processDefinitionKey=tx_fetch_{{run}}&businessKey=bk-1",
+    );
+    s.get(
+        "historic unfinished instance 1",
+        "/history/process-instance?processInstanceId={{pi1}}&unfinished=true",
+    );
+    s.get(
+        "one historic variable of instance 1 by name",
+        "/history/variable-instance?processInstanceId={{pi1}}&variableName=label",
     );
     s
 }
