@@ -14,7 +14,7 @@
 
 mod transcripts_support;
 
-use transcripts_support::{ENGINES, committed, compare, json_diff, run, scripts, write_committed};
+use transcripts_support::{ENGINES, committed, json_diff, run, scripts, write_committed};
 
 #[test]
 fn the_scripts_cover_at_least_80_requests() {
@@ -67,6 +67,7 @@ fn every_engine_has_a_recording_of_every_script() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_engine_matches_the_recordings() {
     use bptl_camunda::dev_engine::DevEngine;
+    use transcripts_support::compare;
 
     let mut report = Vec::new();
     let mut compared = 0;
