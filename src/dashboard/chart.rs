@@ -64,7 +64,7 @@ pub(crate) fn chart(hours: &[HourlyRow]) -> Markup {
                 @let b = scale(h.bpmn_errors, max);
                 @let f = scale(h.failed, max);
                 @let label = h.hour.strftime("%H:00").to_string();
-                g {
+                g.bar {
                     title { (label) " UTC: " (h.completed) " completed, " (h.bpmn_errors) " BPMN errors, " (h.failed) " failed" }
                     rect x=(x) y=(base - c) width=(bar) height=(c) fill="#2e7d32" {}
                     rect x=(x) y=(base - c - b) width=(bar) height=(b) fill="#ef8f00" {}
