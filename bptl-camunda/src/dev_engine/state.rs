@@ -1102,12 +1102,24 @@ impl State {
             let task = &self.tasks[&id];
             let mut value = task.to_json();
             let deserialize = topic.deserialize_values.unwrap_or(false);
+            // Without localVariables a task sees what its execution sees: the process
+            // variables and its own local ones (which win), as in Operaton and Camunda.
+            let visible;
             let source = if topic.local_variables.unwrap_or(false) {
                 &task.local_variables
             } else {
-                self.instances
+                let mut all = self
+                    .instances
                     .get(&task.instance_id)
-                    .map_or(&task.local_variables, |i| &i.variables)
+                    .map(|i| i.variables.clone())
+                    .unwrap_or_default();
+                all.extend(
+                    task.local_variables
+                        .iter()
+                        .map(|(n, v)| (n.clone(), v.clone())),
+                );
+                visible = all;
+                &visible
             };
             let vars: Variables = match &topic.variables {
                 None => source.clone(),
