@@ -634,6 +634,51 @@ pub fn task_ops() -> Script {
         "tasks without retries of the topic",
         "/external-task?topicName=tx_ops_first_{{run}}&noRetriesLeft=true",
     );
+    s.put(
+        "give it retries again",
+        "/external-task/{{t7}}/retries",
+        json!({"retries": 2}),
+    );
+    s.post(
+        "fetch it again",
+        WORK,
+        fetch(
+            "w1",
+            1,
+            json!([{"topicName": first, "lockDuration": 60000}]),
+        ),
+    );
+    s.post(
+        "failure with local variables",
+        "/external-task/{{t7}}/failure",
+        json!({"workerId": "w1", "errorMessage": "again", "retries": 1, "retryTimeout": 0,
+               "localVariables": {"attempt": {"value": 2, "type": "Integer"}},
+               "variables": {"seen": {"value": true, "type": "Boolean"}}}),
+    );
+    s.post(
+        "fetch with localVariables: only the task's local variables",
+        WORK,
+        fetch(
+            "w1",
+            1,
+            json!([{"topicName": first, "lockDuration": 60000, "localVariables": true}]),
+        ),
+    );
+    s.post(
+        "unlock for the next fetch",
+        "/external-task/{{t7}}/unlock",
+        json!({}),
+    );
+    s.post(
+        "fetch with a variable list naming a missing variable, and a numeric processVariables filter",
+        WORK,
+        fetch(
+            "w1",
+            1,
+            json!([{"topicName": first, "lockDuration": 60000, "variables": ["seen", "missing", "attempt"],
+                    "processVariables": {"seen": true}}]),
+        ),
+    );
     s.get(
         "error details of an unknown task",
         "/external-task/00000000-0000-0000-0000-000000000000/errorDetails",
