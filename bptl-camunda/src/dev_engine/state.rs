@@ -115,6 +115,14 @@ struct Deployment {
     definitions: Vec<String>,
 }
 
+/// A variable local to a task's execution, as history keeps it.
+#[derive(Debug)]
+struct LocalVar {
+    var: StoredVariable,
+    meta: HistoryVar,
+    activity_instance_id: String,
+}
+
 #[derive(Debug)]
 struct HistoryVar {
     id: String,
@@ -128,6 +136,9 @@ struct Instance {
     business_key: Option<String>,
     variables: Variables,
     var_meta: HashMap<String, HistoryVar>,
+    /// Variables set locally on a task's execution (complete's and failure's
+    /// `localVariables`), by (name, execution id): history lists them, as Camunda does.
+    local_history: BTreeMap<(String, String), LocalVar>,
     state: InstanceState,
     start_time: i64,
     end_time: Option<i64>,
@@ -652,6 +663,7 @@ impl State {
             business_key: business_key.clone(),
             variables: Variables::new(),
             var_meta: HashMap::new(),
+            local_history: BTreeMap::new(),
             state: InstanceState::Active,
             start_time: now,
             end_time: None,
@@ -953,8 +965,18 @@ impl State {
         self.instances
             .values()
             .find_map(|i| {
-                let (name, _) = i.var_meta.iter().find(|(_, m)| m.id == id)?;
-                i.variables.get(name).cloned()
+                let process_scope = i
+                    .var_meta
+                    .iter()
+                    .find(|(_, m)| m.id == id)
+                    .and_then(|(name, _)| i.variables.get(name));
+                let local = || {
+                    i.local_history
+                        .values()
+                        .find(|l| l.meta.id == id)
+                        .map(|l| &l.var)
+                };
+                process_scope.or_else(local).cloned()
             })
             .ok_or_else(|| {
                 RestError::invalid_not_found(format!(
@@ -977,11 +999,34 @@ impl State {
         };
         instances.sort_by(|a, b| a.start_time.cmp(&b.start_time).then(a.id.cmp(&b.id)));
         for i in instances {
-            for (var_name, var) in &i.variables {
+            // Process-scope variables, then those local to task executions; by name.
+            let mut entries: Vec<(&str, &StoredVariable, Option<&HistoryVar>, &str, &str)> = i
+                .variables
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str(),
+                        v,
+                        i.var_meta.get(n),
+                        i.id.as_str(),
+                        i.id.as_str(),
+                    )
+                })
+                .collect();
+            entries.extend(i.local_history.iter().map(|((n, execution), l)| {
+                (
+                    n.as_str(),
+                    &l.var,
+                    Some(&l.meta),
+                    execution.as_str(),
+                    l.activity_instance_id.as_str(),
+                )
+            }));
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            for (var_name, var, meta, execution, activity_instance) in entries {
                 if name.is_some_and(|n| n != var_name) {
                     continue;
                 }
-                let meta = i.var_meta.get(var_name);
                 let typed = var.to_history_json(deserialize);
                 out.push(json!({
                     "id": meta.map(|m| m.id.clone()),
@@ -992,8 +1037,8 @@ impl State {
                     "processDefinitionKey": i.definition.key,
                     "processDefinitionId": i.definition.id,
                     "processInstanceId": i.id,
-                    "executionId": i.id,
-                    "activityInstanceId": i.id,
+                    "executionId": execution,
+                    "activityInstanceId": activity_instance,
                     "caseDefinitionKey": null,
                     "caseDefinitionId": null,
                     "caseInstanceId": null,
@@ -1224,7 +1269,7 @@ impl State {
         id: &str,
         worker: Option<&str>,
         variables: Vec<(String, StoredVariable)>,
-        _local: Vec<(String, StoredVariable)>,
+        local: Vec<(String, StoredVariable)>,
     ) -> Result<Effects, RestError> {
         let worker = worker.ok_or_else(|| RestError::null_value("workerId"))?;
         self.check_worker(
@@ -1237,6 +1282,7 @@ impl State {
         };
         let now = now_ms();
         if let Some(instance) = self.instances.get_mut(&task.instance_id) {
+            set_local_history(instance, &task, &local, now);
             set_variables(instance, variables, now);
         }
         Ok(self.advance(&task.instance_id, &task.activity_id))
@@ -1283,6 +1329,9 @@ impl State {
             let Some(task) = self.tasks.get_mut(id) else {
                 return Err(RestError::task_not_found(id));
             };
+            if let Some(instance) = self.instances.get_mut(&task.instance_id) {
+                set_local_history(instance, task, &local, now);
+            }
             for (name, var) in local {
                 task.local_variables.insert(name, var);
             }
@@ -1588,6 +1637,34 @@ fn set_variables(instance: &mut Instance, variables: Vec<(String, StoredVariable
                 create_time: now,
             });
         instance.variables.insert(name, var);
+    }
+}
+
+/// Records variables set locally on `task`'s execution for the history.
+fn set_local_history(
+    instance: &mut Instance,
+    task: &Task,
+    local: &[(String, StoredVariable)],
+    now: i64,
+) {
+    for (name, var) in local {
+        let key = (name.clone(), task.execution_id.clone());
+        match instance.local_history.get_mut(&key) {
+            Some(existing) => existing.var = var.clone(),
+            None => {
+                instance.local_history.insert(
+                    key,
+                    LocalVar {
+                        var: var.clone(),
+                        meta: HistoryVar {
+                            id: new_id(),
+                            create_time: now,
+                        },
+                        activity_instance_id: task.activity_instance_id.clone(),
+                    },
+                );
+            }
+        }
     }
 }
 
