@@ -474,6 +474,10 @@ pub fn task_ops() -> Script {
         "the history of instance 1",
         "/history/process-instance/{{pi1}}",
     );
+    s.get(
+        "the historic variables of instance 1: complete's local variables too?",
+        "/history/variable-instance?processInstanceId={{pi1}}&sortBy=variableName&sortOrder=asc",
+    );
     s.start(
         "start instance 2",
         key,
