@@ -30,7 +30,7 @@ use super::state::{
     Definition, DeploymentRequest, DeploymentResource, FetchRequest, State as EngineState,
     TaskQuery, request_variables,
 };
-use super::variables::{StoredVariable, VariableContext};
+use super::variables::{StoredVariable, VariableContext, variables_to_json};
 
 type Core = Arc<EngineCore>;
 
@@ -235,6 +235,18 @@ pub fn router(core: Core) -> Router {
         .route(
             "/process-instance/{id}/variables/{name}/data",
             get(instance_variable_data),
+        )
+        .route(
+            "/execution/{id}/localVariables",
+            get(execution_local_variables),
+        )
+        .route(
+            "/execution/{id}/localVariables/{name}",
+            get(execution_local_variable),
+        )
+        .route(
+            "/execution/{id}/localVariables/{name}/data",
+            get(execution_local_variable_data),
         )
         .route("/history/process-instance", get(history_instances))
         .route("/history/process-instance/{id}", get(history_instance))
@@ -516,6 +528,42 @@ async fn instance_variable_data(
     Path((id, name)): Path<(String, String)>,
 ) -> Answer {
     let var = core.lock().instance_variable(&id, &name)?;
+    binary_response(&var, &name)
+}
+
+async fn execution_local_variables(
+    State(core): State<Core>,
+    Path(id): Path<String>,
+    q: Result<Query<InstanceQuery>, QueryRejection>,
+) -> Answer {
+    let q = query(q)?;
+    let state = core.lock();
+    let vars = state.execution_local_variables(&id)?;
+    Ok(ok(&variables_to_json(
+        vars,
+        q.deserialize_values != Some(false),
+    )))
+}
+
+async fn execution_local_variable(
+    State(core): State<Core>,
+    Path((id, name)): Path<(String, String)>,
+    q: Result<Query<InstanceQuery>, QueryRejection>,
+) -> Answer {
+    let q = query(q)?;
+    let var = core.lock().execution_local_variable(&id, &name)?;
+    Ok(ok(&if q.deserialize_value == Some(false) {
+        var.to_json()
+    } else {
+        var.to_json_deserialized(true)
+    }))
+}
+
+async fn execution_local_variable_data(
+    State(core): State<Core>,
+    Path((id, name)): Path<(String, String)>,
+) -> Answer {
+    let var = core.lock().execution_local_variable(&id, &name)?;
     binary_response(&var, &name)
 }
 

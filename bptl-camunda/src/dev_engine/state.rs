@@ -960,6 +960,41 @@ impl State {
         list.into_iter().map(|i| self.history_instance(i)).collect()
     }
 
+    /// The variables local to an execution (a task's), `GET /execution/{id}/localVariables`.
+    pub fn execution_local_variables(&self, id: &str) -> Result<&Variables, RestError> {
+        self.tasks
+            .values()
+            .find(|t| t.execution_id == id)
+            .map(|t| &t.local_variables)
+            .ok_or_else(|| RestError {
+                status: 500,
+                kind: "NullValueException",
+                message: format!("execution {id} doesn't exist: execution is null"),
+                code: Some(0),
+            })
+    }
+
+    /// One variable local to an execution, answered as Operaton 1.0 answers it.
+    pub fn execution_local_variable(
+        &self,
+        id: &str,
+        name: &str,
+    ) -> Result<StoredVariable, RestError> {
+        let vars = self.execution_local_variables(id).map_err(|_| RestError {
+            status: 500,
+            kind: "RestException",
+            message: format!(
+                "Cannot get execution variable {name}: execution {id} doesn't exist: execution is null"
+            ),
+            code: Some(0),
+        })?;
+        vars.get(name).cloned().ok_or_else(|| {
+            RestError::invalid_not_found(format!(
+                "execution variable with name {name} does not exist"
+            ))
+        })
+    }
+
     /// A historic variable instance by its id (`GET /history/variable-instance/{id}/data`).
     pub fn history_variable(&self, id: &str) -> Result<StoredVariable, RestError> {
         self.instances
