@@ -667,6 +667,23 @@ pub fn task_ops() -> Script {
             1,
             json!([{"topicName": first, "lockDuration": 60000, "localVariables": true}]),
         ),
+    )
+    .capture("ex7", "/0/executionId");
+    s.get(
+        "the local variables of the task's execution",
+        "/execution/{{ex7}}/localVariables",
+    );
+    s.get(
+        "one local variable of the task's execution",
+        "/execution/{{ex7}}/localVariables/attempt",
+    );
+    s.get(
+        "a variable that is not local to the execution",
+        "/execution/{{ex7}}/localVariables/seen",
+    );
+    s.get(
+        "the data of a local variable of an unknown execution",
+        "/execution/00000000-0000-0000-0000-000000000000/localVariables/attempt/data",
     );
     s.post(
         "unlock for the next fetch",
