@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use bptl::prelude::*;
 use bptl::{EventKind, TaskFilter, TaskMapping, TaskMappings, TaskStatus, TaskStore};
-use reqwest::Method;
 use serde_json::json;
 
 use crate::support::*;
@@ -123,10 +122,7 @@ async fn a_cancelled_instance_is_noticed_on_extending_and_on_completing() {
     let a = rig.start(&key, variables! { "sleepMs": 3000 }).await;
     wait_until("unit a runs", Duration::from_secs(15), || started(&a) == 1).await;
     let task_a = rig.tasks_of(&a).await[0]["id"].as_str().unwrap().to_owned();
-    let (status, body) = rig
-        .call(Method::DELETE, &format!("/process-instance/{a}"), None)
-        .await;
-    assert_eq!(status, 204, "{body}");
+    rig.cancel(&a).await;
     wait_until("unit a finished", Duration::from_secs(10), || {
         finished(&a) == 1
     })
@@ -139,10 +135,7 @@ async fn a_cancelled_instance_is_noticed_on_extending_and_on_completing() {
     let b = rig.start(&key_b, variables! { "sleepMs": 1500 }).await;
     wait_until("unit b runs", Duration::from_secs(15), || started(&b) == 1).await;
     let task_b = rig.tasks_of(&b).await[0]["id"].as_str().unwrap().to_owned();
-    let (status, _) = rig
-        .call(Method::DELETE, &format!("/process-instance/{b}"), None)
-        .await;
-    assert_eq!(status, 204);
+    rig.cancel(&b).await;
     wait_until("unit b finished", Duration::from_secs(10), || {
         finished(&b) == 1
     })
@@ -222,10 +215,7 @@ async fn graceful_shutdown_unlocks_what_it_does_not_finish() {
         started(&long) == 2
     })
     .await;
-    let (status, _) = rig
-        .call(Method::DELETE, &format!("/process-instance/{long}"), None)
-        .await;
-    assert_eq!(status, 204);
+    rig.cancel(&long).await;
     next.handle.shutdown_now();
 }
 
@@ -285,14 +275,7 @@ async fn a_long_poll_parked_at_shutdown_has_its_tasks_unlocked() {
         "{}: a task created after the shutdown is locked for the dropped poll: {task}",
         rig.name
     );
-    let (status, _) = rig
-        .call(
-            Method::DELETE,
-            &format!("/process-instance/{stranded}"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 204);
+    rig.cancel(&stranded).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,10 +298,12 @@ async fn a_task_unlocked_while_its_unit_runs_is_locked_again_by_the_heartbeat() 
     let task_id = task["id"].as_str().unwrap().to_owned();
     // An operator unlocks the task: the engine answers the next extension with "It is locked
     // by worker 'null'" — nobody holds it, so the worker takes it again.
-    let (status, _) = rig
-        .post(&format!("/external-task/{task_id}/unlock"), &json!({}))
-        .await;
-    assert_eq!(status, 204);
+    rig.call_204(
+        reqwest::Method::POST,
+        &format!("/external-task/{task_id}/unlock"),
+        Some(&json!({})),
+    )
+    .await;
     rig.wait_completed(std::slice::from_ref(&instance), Duration::from_secs(15))
         .await;
     let holder = worker.handle.worker_id().to_owned();
