@@ -412,9 +412,14 @@ impl<E: Engine> std::fmt::Debug for Worker<E> {
     }
 }
 
-/// How long a long poll kept through the shutdown may still take to answer once this worker
-/// unlocked or completed tasks (see `Worker::shutdown_phase`).
+/// How long a long poll kept through the shutdown may still take to answer once the engine
+/// accepted outcomes of this worker (see `Worker::shutdown_phase`): a completion may or may
+/// not have created a task the poll takes.
 const POLL_LINGER: Duration = Duration::from_millis(300);
+
+/// The same once this worker unlocked aborted tasks: the poll takes them again for certain
+/// (when it has slots), so it is waited for longer (a busy engine may take a while to answer).
+const POLL_LINGER_AFTER_UNLOCK: Duration = Duration::from_secs(5);
 
 /// A fetch under way: the engine's answer, or the fetch deadline passing.
 type PendingFetch<'a> = std::pin::Pin<
@@ -717,8 +722,8 @@ impl<E: Engine> Worker<E> {
     /// run: Camunda and Operaton do not notice a client that went away and lock the next tasks
     /// for its request, under this worker's id, until their lock expires. Kept, its tasks
     /// arrive and are unlocked at once (their units never start). When nothing runs any more
-    /// it gets [`POLL_LINGER`] to answer if the engine accepted outcomes or unlocks of this
-    /// worker meanwhile (any may make a task fetchable), else it is dropped at once: an idle
+    /// it gets [`POLL_LINGER`] ([`POLL_LINGER_AFTER_UNLOCK`] after aborted tasks were
+    /// unlocked) to answer if the engine accepted outcomes or unlocks of this worker meanwhile (any may make a task fetchable), else it is dropped at once: an idle
     /// worker still stops at once.
     async fn shutdown_phase(
         &self,
@@ -801,9 +806,14 @@ impl<E: Engine> Worker<E> {
         // The kept poll, last: an unlocked task wakes it, and it locks the task again for this
         // worker. Given a moment, it answers, and what it brings is unlocked for good (a
         // dropped poll would keep it locked until the lock expires).
+        let linger = if aborted.is_empty() {
+            POLL_LINGER
+        } else {
+            POLL_LINGER_AFTER_UNLOCK
+        };
         if let Some((poll, permits)) = pending.take()
             && reported() != reported_before
-            && let Ok(Ok(Ok(tasks))) = tokio::time::timeout(POLL_LINGER, poll).await
+            && let Ok(Ok(Ok(tasks))) = tokio::time::timeout(linger, poll).await
         {
             let (again, new): (Vec<_>, Vec<_>) = tasks
                 .into_iter()
