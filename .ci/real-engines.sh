@@ -21,7 +21,9 @@ ready_timeout=${BPTL_ENGINE_READY_TIMEOUT:-180}
 # BPTL_REAL_ENGINE_URL and BPTL_REAL_ENGINE_NAME. $1 is the engine's name.
 extra_suites() {
   local engine=$1
-  : "$engine" # (the transcript re-recording goes here)
+  # The dev engine's transcripts: fails when the committed recording of this engine is stale.
+  echo "real-engines: $engine: re-recording the transcripts"
+  cargo test -p bptl-camunda --features dev-engine --test transcripts -- --ignored record
 }
 
 engine_pid=
@@ -91,6 +93,7 @@ fi
 
 # The test binary first, so that the engines' time is spent testing.
 cargo test --test real_engine --no-run
+cargo test -p bptl-camunda --features dev-engine --test transcripts --no-run
 
 for engine in $engines; do
   engine_name=$engine
