@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# What the SQLite store costs in throughput: the benchmark (`cargo run --release --example
-# bench`) without a store and with a fresh SQLite file, run alternately ROUNDS times, so that
-# both see the same machine. Prints every run, the medians, and the median of the per-round
-# ratios (store / no store).
+# What the task stores cost in throughput and worker CPU: the benchmark (`cargo run --release
+# --example bench`, dev engine in a separate process, no-op unit) without a store, with a fresh
+# SQLite file and with a fresh PostgreSQL database, run alternately ROUNDS times so that all see
+# the same machine. Prints every run, the medians, and the medians of the per-round ratios
+# (store / no store).
 #
 #   bench/store-cost.sh [ROUNDS] [TASKS] [CONCURRENCY]      (defaults: 7 30000 64)
+#
+# PostgreSQL: the server at BPTL_BENCH_POSTGRES_URL (default: BPTL_TEST_POSTGRES_URL, then
+# postgres://postgres:postgres@127.0.0.1:5432/postgres); each run gets a fresh database
+# `bptl_bench` (made with psql). Without psql or a server, PostgreSQL is left out. The server's
+# own CPU is not in the worker's CPU figure.
 #
 # On a shared 2-core VM single runs drift by ±20 %; the alternation and the medians are what
 # make the figure repeatable.
@@ -19,29 +25,54 @@ BENCH="$TARGET/release/examples/bench"
 DIR="$(mktemp -d)"
 trap 'rm -rf "$DIR"' EXIT
 
+PG_ADMIN="${BPTL_BENCH_POSTGRES_URL:-${BPTL_TEST_POSTGRES_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}}"
+PG_URL="${PG_ADMIN%/*}/bptl_bench"
+pg_fresh() {
+  psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS bptl_bench WITH (FORCE)" -c "CREATE DATABASE bptl_bench" >/dev/null
+}
+if command -v psql >/dev/null && pg_fresh 2>/dev/null; then
+  WITH_PG=1
+else
+  WITH_PG=0
+  echo "(PostgreSQL left out: no psql, or no server at ${PG_ADMIN%%@*}@…)"
+fi
+
 # One run: prints "THROUGHPUT CPU_PER_TASK".
 run() {
   "$BENCH" --tasks "$TASKS" --concurrency "$CONCURRENCY" "$@" 2>/dev/null |
     awk '/throughput/ {t=$2} /CPU per task/ {c=$4} END {print t, c}'
 }
 
-printf '%-6s %22s %22s %8s\n' round "no store (tasks/s, µs)" "SQLite (tasks/s, µs)" ratio
-: >"$DIR/none"
-: >"$DIR/sqlite"
-: >"$DIR/ratio"
+printf '%-6s %20s %20s %20s %7s %7s\n' round "none (tasks/s, µs)" "SQLite" "PostgreSQL" "SQLite" "PG"
+for f in none sqlite pg rsqlite rpg; do : >"$DIR/$f"; done
 for round in $(seq "$ROUNDS"); do
   read -r t0 c0 < <(run)
   rm -f "$DIR"/bench.db*
   read -r t1 c1 < <(run --store "sqlite://$DIR/bench.db")
-  ratio=$(awk -v a="$t1" -v b="$t0" 'BEGIN {printf "%.2f", a / b}')
-  printf '%-6s %13s %8s %13s %8s %8s\n' "$round" "$t0" "$c0" "$t1" "$c1" "$ratio"
+  r1=$(awk -v a="$t1" -v b="$t0" 'BEGIN {printf "%.2f", a / b}')
   echo "$t0 $c0" >>"$DIR/none"
   echo "$t1 $c1" >>"$DIR/sqlite"
-  echo "$ratio" >>"$DIR/ratio"
+  echo "$r1" >>"$DIR/rsqlite"
+  t2=- c2=- r2=-
+  if [ "$WITH_PG" = 1 ]; then
+    pg_fresh
+    read -r t2 c2 < <(run --store "$PG_URL")
+    r2=$(awk -v a="$t2" -v b="$t0" 'BEGIN {printf "%.2f", a / b}')
+    echo "$t2 $c2" >>"$DIR/pg"
+    echo "$r2" >>"$DIR/rpg"
+  fi
+  printf '%-6s %12s %7s %12s %7s %12s %7s %7s %7s\n' "$round" "$t0" "$c0" "$t1" "$c1" "$t2" "$c2" "$r1" "$r2"
 done
 
-median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+median() { sort -g | awk '{v[NR]=$1} END {if (NR) print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+summary() {
+  echo "median, $1: $(cut -d' ' -f1 "$DIR/$2" | median) tasks/s, $(cut -d' ' -f2 "$DIR/$2" | median) µs worker CPU per task"
+}
 echo
-echo "median throughput, no store: $(cut -d' ' -f1 "$DIR/none" | median) tasks/s ($(cut -d' ' -f2 "$DIR/none" | median) µs CPU per task)"
-echo "median throughput, SQLite:   $(cut -d' ' -f1 "$DIR/sqlite" | median) tasks/s ($(cut -d' ' -f2 "$DIR/sqlite" | median) µs CPU per task)"
-echo "median ratio SQLite / no store: $(median <"$DIR/ratio")"
+echo "concurrency $CONCURRENCY, $TASKS tasks, $ROUNDS rounds"
+summary "no store  " none
+summary "SQLite    " sqlite
+[ "$WITH_PG" = 1 ] && summary "PostgreSQL" pg
+echo "median ratio SQLite / no store:     $(median <"$DIR/rsqlite")"
+[ "$WITH_PG" = 1 ] && echo "median ratio PostgreSQL / no store: $(median <"$DIR/rpg")"
+exit 0

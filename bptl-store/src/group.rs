@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use bptl_core::store::{Claim, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::sql::{Columns, TimelineRow};
+use crate::sql::{ClaimRow, Columns, TimelineRow};
 
 /// At most this many writes per transaction.
 const MAX_OPS: usize = 256;
@@ -33,11 +33,13 @@ const MAX_OPS: usize = 256;
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 /// One write waiting for the writer.
+// A save is the most frequent write: its columns travel inline, not in a box of their own.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Op {
     /// Upsert a record.
     Save(Columns, Reply<()>),
     /// Claim a record (see `TaskStore::claim`); the bound record is the fresh `in_progress` one.
-    Claim(Columns, Reply<Claim>),
+    Claim(Box<ClaimRow>, Reply<Claim>),
     /// Append timeline entries.
     Timeline(Vec<TimelineRow>, Reply<()>),
 }
@@ -47,7 +49,7 @@ pub(crate) enum Op {
 #[derive(Default)]
 pub(crate) struct Segment<'a> {
     /// Records to claim, each key once.
-    pub claims: Vec<&'a Columns>,
+    pub claims: Vec<&'a ClaimRow>,
     /// Records to save, each key once (of several saves of one key, the last).
     pub saves: Vec<&'a Columns>,
     /// Timeline entries, in order.
@@ -73,7 +75,7 @@ fn segments(ops: &[Op]) -> (Vec<Segment<'_>>, Vec<usize>) {
     for (i, op) in ops.iter().enumerate() {
         match op {
             Op::Claim(b, _) => {
-                let key = (b.engine.as_str(), b.task_id.as_str());
+                let key = (b.columns.engine.as_str(), b.columns.task_id.as_str());
                 if current.claimed.contains(&key) || current.saved.contains_key(&key) {
                     done.push(std::mem::take(&mut current));
                 }
@@ -145,9 +147,9 @@ impl GroupCommit {
     }
 
     /// Claim `fresh` (the record as it is stored when new); returns once committed.
-    pub(crate) async fn claim(&self, fresh: Columns) -> Result<Claim, StoreError> {
+    pub(crate) async fn claim(&self, fresh: ClaimRow) -> Result<Claim, StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.send(Op::Claim(fresh, tx))?;
+        self.send(Op::Claim(Box::new(fresh), tx))?;
         Self::wait(rx, "claiming a task record").await
     }
 
@@ -205,6 +207,9 @@ async fn run_writer(db: Arc<dyn BatchDb>, mut rx: mpsc::UnboundedReceiver<Op>) {
     let mut ops = Vec::new();
     while let Some(op) = rx.recv().await {
         ops.push(op);
+        // Let the tasks that are ready to write add their writes to this batch: a commit costs
+        // the same for one write as for many.
+        tokio::task::yield_now().await;
         while ops.len() < MAX_OPS {
             match rx.try_recv() {
                 Ok(op) => ops.push(op),

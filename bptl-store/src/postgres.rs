@@ -37,18 +37,9 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Writes open their transaction with a plain `BEGIN`: row locks make claims serial.
     const BEGIN: &'static str = "BEGIN";
-    /// The claim statement reports the previous status itself (a subquery sees the
-    /// statement's snapshot).
-    const PRESELECT_PREVIOUS: bool = false;
-
-    /// The claim statement for `rows` records.
-    fn claim_statement(rows: usize) -> &'static str {
-        fn build(rows: usize) -> String {
-            crate::sql::claim_rows_sql(rows, &crate::sql::claim_returning_record())
-        }
-        static CACHE: crate::sql::Cache = std::sync::OnceLock::new();
-        crate::sql::cached(&CACHE, build, rows)
-    }
+    /// Not SQLite: numbered placeholders, and the claim statement reports the previous status
+    /// itself (a subquery sees the statement's snapshot).
+    const SQLITE: bool = false;
 
     /// Connect to the database at `url` (`postgres://` or `postgresql://`) and apply the
     /// migrations.

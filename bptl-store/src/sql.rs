@@ -34,10 +34,15 @@ pub(crate) fn save_sql() -> String {
 }
 
 /// `claim` in one statement: insert as `in_progress` (executions 1), or take over a record that
-/// is not yet performed. A record whose unit already succeeded is left alone and no row is
-/// returned. The row lock the upsert takes makes concurrent claims of one task serial.
-/// `returning` lists what the statement returns of a claimed row.
+/// is not yet performed. A record whose unit already succeeded is left alone (and no row is
+/// returned). The row lock the upsert takes makes concurrent claims of one task serial.
+/// `returning` lists what the statement returns of a claimed row (nothing when empty).
 pub(crate) fn claim_sql(returning: &str) -> String {
+    let returning = if returning.is_empty() {
+        String::new()
+    } else {
+        format!(" RETURNING {returning}")
+    };
     format!(
         "INSERT INTO bptl_tasks ({COLUMNS}) VALUES ({INSERT_VALUES}) \
          ON CONFLICT (engine, task_id) DO UPDATE SET \
@@ -49,15 +54,14 @@ pub(crate) fn claim_sql(returning: &str) -> String {
          engine_error = excluded.engine_error, executions = bptl_tasks.executions + 1, \
          updated_at = excluded.updated_at, reported_at = NULL \
          WHERE NOT (bptl_tasks.status IN ('performed', 'completed') \
-                    AND bptl_tasks.result_variables IS NOT NULL) \
-         RETURNING {returning}"
+                    AND bptl_tasks.result_variables IS NOT NULL){returning}"
     )
 }
 
 /// What PostgreSQL's claim returns: the claimed record and `previous_status`, its status before
 /// the statement (a subquery sees the statement's snapshot): NULL for a new record, and also
 /// when another transaction stored the record after that snapshot was taken.
-pub(crate) fn claim_returning_record() -> String {
+fn claim_returning_record() -> String {
     format!(
         "{COLUMNS}, (SELECT p.status FROM bptl_tasks p \
          WHERE p.engine = bptl_tasks.engine AND p.task_id = bptl_tasks.task_id) AS previous_status"
@@ -88,7 +92,7 @@ pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
 const RECORD_COLUMNS: usize = 18;
 
 /// `save` of `rows` records (distinct keys) in one statement.
-pub(crate) fn save_rows_sql(rows: usize) -> String {
+fn save_rows_sql(rows: usize) -> String {
     save_sql().replacen(
         &format!("VALUES ({INSERT_VALUES})"),
         &format!("VALUES {}", placeholders(rows, RECORD_COLUMNS)),
@@ -98,7 +102,7 @@ pub(crate) fn save_rows_sql(rows: usize) -> String {
 
 /// `claim` of `rows` records (distinct keys) in one statement, returning `returning` of the
 /// claimed rows (the ones whose unit runs); a key without a row is performed.
-pub(crate) fn claim_rows_sql(rows: usize, returning: &str) -> String {
+fn claim_rows_sql(rows: usize, returning: &str) -> String {
     claim_sql(returning).replacen(
         &format!("VALUES ({INSERT_VALUES})"),
         &format!("VALUES {}", placeholders(rows, RECORD_COLUMNS)),
@@ -121,19 +125,41 @@ fn timeline_rows_sql(rows: usize) -> String {
     )
 }
 
-/// The statements of one kind, one per [`CHUNK_SIZES`](crate::group::CHUNK_SIZES).
-pub(crate) type Cache = std::sync::OnceLock<Vec<String>>;
+/// The multi-row statements a batch of writes executes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Statement {
+    /// [`save_rows_sql`].
+    Save,
+    /// [`claim_rows_sql`], returning the claimed rows.
+    Claim,
+    /// [`timeline_rows_sql`].
+    Timeline,
+    /// [`previous_rows_sql`] (SQLite's claims).
+    Previous,
+}
 
-/// The statement for `rows` (one of [`CHUNK_SIZES`](crate::group::CHUNK_SIZES)), built once.
-pub(crate) fn cached(
-    cache: &'static Cache,
-    build: fn(usize) -> String,
-    rows: usize,
-) -> &'static str {
-    let all = cache.get_or_init(|| {
+/// The statement of `kind` for `rows` rows (one of [`CHUNK_SIZES`](crate::group::CHUNK_SIZES)),
+/// built once. For SQLite the placeholders are anonymous (`?`, bound in order): SQLite looks
+/// a numbered parameter's name up by a linear scan, which made binding a statement of a thousand
+/// parameters quadratic (measured: a fifth of the store's CPU). Its claims return no previous
+/// status (SQLite's `RETURNING` sees the changed row; the claim reads the statuses first).
+pub(crate) fn statement(kind: Statement, rows: usize, sqlite: bool) -> &'static str {
+    type Cache = std::sync::OnceLock<Vec<String>>;
+    static CACHES: [Cache; 8] = [const { std::sync::OnceLock::new() }; 8];
+    let index = kind as usize * 2 + usize::from(sqlite);
+    let all = CACHES[index].get_or_init(|| {
         crate::group::CHUNK_SIZES
             .iter()
-            .map(|&n| build(n))
+            .map(|&n| {
+                let sql = match kind {
+                    Statement::Save => save_rows_sql(n),
+                    Statement::Claim if sqlite => claim_rows_sql(n, ""),
+                    Statement::Claim => claim_rows_sql(n, &claim_returning_record()),
+                    Statement::Timeline => timeline_rows_sql(n),
+                    Statement::Previous => previous_rows_sql(n),
+                };
+                if sqlite { anonymous(&sql) } else { sql }
+            })
             .collect()
     });
     crate::group::CHUNK_SIZES
@@ -143,30 +169,48 @@ pub(crate) fn cached(
         .map_or("SELECT 'unsupported statement size'", String::as_str)
 }
 
-/// [`save_rows_sql`], cached per size.
-pub(crate) fn save_rows(rows: usize) -> &'static str {
-    static CACHE: Cache = std::sync::OnceLock::new();
-    cached(&CACHE, save_rows_sql, rows)
+/// `sql` with its numbered placeholders (`$1`, each used once, in order) made anonymous (`?`).
+fn anonymous(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
-/// The statuses of `rows` records (engine, task_id), before a claim.
+/// What a claim of `rows` records (engine, task_id) needs to know of those stored already.
 fn previous_rows_sql(rows: usize) -> String {
     format!(
-        "SELECT engine, task_id, status FROM bptl_tasks WHERE (engine, task_id) IN (VALUES {})",
+        "SELECT engine, task_id, status, executions, created_at, \
+         result_variables IS NOT NULL AS has_result \
+         FROM bptl_tasks WHERE (engine, task_id) IN (VALUES {})",
         placeholders(rows, 2)
     )
 }
 
-/// [`previous_rows_sql`], cached per size.
-pub(crate) fn previous_rows(rows: usize) -> &'static str {
-    static CACHE: Cache = std::sync::OnceLock::new();
-    cached(&CACHE, previous_rows_sql, rows)
+/// A claim waiting to be written: the fresh record (`in_progress`, executions 1) and its
+/// columns.
+#[derive(Debug, Clone)]
+pub(crate) struct ClaimRow {
+    pub columns: Columns,
+    pub record: TaskRecord,
 }
 
-/// [`timeline_rows_sql`], cached per size.
-pub(crate) fn timeline_rows(rows: usize) -> &'static str {
-    static CACHE: Cache = std::sync::OnceLock::new();
-    cached(&CACHE, timeline_rows_sql, rows)
+/// What a claim found stored (SQLite reads it before its upsert).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Previous {
+    pub status: TaskStatus,
+    pub executions: u32,
+    pub created_at: Timestamp,
+    pub performed: bool,
 }
 
 /// One timeline entry's columns, ready to bind.
@@ -373,9 +417,9 @@ fn code_kind(code: &str) -> Kind {
 
 /// Implements `TaskStore` for `$store`, a struct with fields `reader` and `writer`
 /// (`sqlx::Pool<$db>`), `commit` (`Arc<GroupCommit>`) and `name` (`Arc<str>`, the redacted URL),
-/// and with associated items `BEGIN` (the statement opening a write transaction),
-/// `PRESELECT_PREVIOUS` (whether a claim reads the previous statuses before its upsert) and
-/// `claim_statement(rows)`.
+/// and with associated constants `BEGIN` (the statement opening a write transaction) and
+/// `SQLITE` (SQLite's statements: anonymous placeholders, claims that read the previous
+/// statuses before their upsert).
 macro_rules! impl_task_store {
     ($store:ty, $db:ty) => {
         impl $store {
@@ -446,19 +490,23 @@ macro_rules! impl_task_store {
                 row.as_ref().map(Self::read_record).transpose()
             }
 
-            /// The statuses the records of `chunk` have now (read inside the claim's
+            /// What is stored of the records of `chunk` now (read inside the claim's
             /// transaction, before its upsert).
-            async fn previous_statuses(
+            async fn previous(
                 conn: &mut <$db as sqlx::Database>::Connection,
-                chunk: &[&$crate::sql::Columns],
+                chunk: &[&$crate::sql::ClaimRow],
             ) -> Result<
-                std::collections::HashMap<(String, String), bptl_core::TaskStatus>,
+                std::collections::HashMap<(String, String), $crate::sql::Previous>,
                 bptl_core::store::StoreError,
             > {
                 use sqlx::Row as _;
-                let mut query = sqlx::query($crate::sql::previous_rows(chunk.len()));
-                for b in chunk {
-                    query = query.bind(&b.engine).bind(&b.task_id);
+                let mut query = sqlx::query($crate::sql::statement(
+                    $crate::sql::Statement::Previous,
+                    chunk.len(),
+                    Self::SQLITE,
+                ));
+                for c in chunk {
+                    query = query.bind(&c.columns.engine).bind(&c.columns.task_id);
                 }
                 let found = query
                     .fetch_all(&mut *conn)
@@ -468,19 +516,33 @@ macro_rules! impl_task_store {
                 let mut out = std::collections::HashMap::with_capacity(found.len());
                 for row in &found {
                     let status: String = row.try_get("status").map_err(get)?;
+                    let status = $crate::sql::parse_status(&status)?;
+                    let executions: i64 = row.try_get("executions").map_err(get)?;
+                    let created_at: i64 = row.try_get("created_at").map_err(get)?;
+                    let has_result: bool = row.try_get("has_result").map_err(get)?;
                     out.insert(
                         (
                             row.try_get("engine").map_err(get)?,
                             row.try_get("task_id").map_err(get)?,
                         ),
-                        $crate::sql::parse_status(&status)?,
+                        $crate::sql::Previous {
+                            status,
+                            executions: u32::try_from(executions.max(0)).unwrap_or(u32::MAX),
+                            created_at: $crate::sql::from_nanos(created_at, "created_at")?,
+                            performed: has_result
+                                && matches!(
+                                    status,
+                                    bptl_core::TaskStatus::Performed
+                                        | bptl_core::TaskStatus::Completed
+                                ),
+                        },
                     );
                 }
                 Ok(out)
             }
 
-            /// The outcome of a claim whose upsert returned no row: the record is performed
-            /// (or was pruned in between, then it is claimed again).
+            /// The outcome of a claim whose upsert returned no row (PostgreSQL): the record is
+            /// performed (or was pruned in between, then it is claimed again).
             async fn claim_outcome(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 b: &$crate::sql::Columns,
@@ -496,29 +558,113 @@ macro_rules! impl_task_store {
                     {
                         return Ok(bptl_core::store::Claim::Performed(stored.clone()));
                     }
-                    let previous = stored.map(|s| s.status);
-                    let row = Self::bind_ref(sqlx::query(Self::claim_statement(1)), b)
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .map_err(|e| $crate::sql::db_error("claiming a task record", e))?;
+                    let row = Self::bind_ref(
+                        sqlx::query($crate::sql::statement(
+                            $crate::sql::Statement::Claim,
+                            1,
+                            Self::SQLITE,
+                        )),
+                        b,
+                    )
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(|e| $crate::sql::db_error("claiming a task record", e))?;
                     if let Some(row) = row {
-                        let claim = Self::read_claimed(&row)?;
-                        return Ok(match claim {
-                            bptl_core::store::Claim::Run {
-                                record,
-                                previous: p,
-                            } if Self::PRESELECT_PREVIOUS => bptl_core::store::Claim::Run {
-                                record,
-                                previous: previous.or(p),
-                            },
-                            other => other,
-                        });
+                        return Self::read_claimed(&row);
                     }
                 }
                 Err(bptl_core::store::StoreError::conflict(format!(
                     "claiming task record {}:{}: it keeps disappearing (is something pruning it?)",
                     b.engine, b.task_id
                 )))
+            }
+
+            /// Claim `chunk` (distinct keys) with the upsert that returns the claimed rows
+            /// and their previous status (PostgreSQL).
+            async fn claim_chunk_returning(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                chunk: &[&$crate::sql::ClaimRow],
+                claims: &mut Vec<bptl_core::store::Claim>,
+            ) -> Result<(), bptl_core::store::StoreError> {
+                let mut q = sqlx::query($crate::sql::statement(
+                    $crate::sql::Statement::Claim,
+                    chunk.len(),
+                    Self::SQLITE,
+                ));
+                for c in chunk {
+                    q = Self::bind_ref(q, &c.columns);
+                }
+                let rows = q
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(|e| $crate::sql::db_error("claiming task records", e))?;
+                let mut run = std::collections::HashMap::with_capacity(rows.len());
+                for row in &rows {
+                    let claim = Self::read_claimed(row)?;
+                    if let bptl_core::store::Claim::Run { record, .. } = &claim {
+                        run.insert((record.engine.clone(), record.task_id.clone()), claim);
+                    }
+                }
+                for c in chunk {
+                    let b = &c.columns;
+                    let claim = match run.remove(&(b.engine.clone(), b.task_id.clone())) {
+                        Some(claim) => claim,
+                        None => Self::claim_outcome(&mut *conn, b).await?,
+                    };
+                    claims.push(claim);
+                }
+                Ok(())
+            }
+
+            /// Claim `chunk` (distinct keys) in SQLite, inside the batch's transaction (which
+            /// holds the write lock): read what is stored, upsert, and tell the outcome from
+            /// what was read — the upsert changes exactly the records that were not performed,
+            /// as the read predicts.
+            async fn claim_chunk_sqlite(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                chunk: &[&$crate::sql::ClaimRow],
+                claims: &mut Vec<bptl_core::store::Claim>,
+            ) -> Result<(), bptl_core::store::StoreError> {
+                let previous = Self::previous(&mut *conn, chunk).await?;
+                let mut q = sqlx::query($crate::sql::statement(
+                    $crate::sql::Statement::Claim,
+                    chunk.len(),
+                    Self::SQLITE,
+                ));
+                for c in chunk {
+                    q = Self::bind_ref(q, &c.columns);
+                }
+                q.execute(&mut *conn)
+                    .await
+                    .map_err(|e| $crate::sql::db_error("claiming task records", e))?;
+                for c in chunk {
+                    let key = (c.columns.engine.clone(), c.columns.task_id.clone());
+                    claims.push(match previous.get(&key) {
+                        Some(p) if p.performed => {
+                            let stored = Self::get_on(&mut *conn, &key.0, &key.1).await?;
+                            bptl_core::store::Claim::Performed(stored.ok_or_else(|| {
+                                bptl_core::store::StoreError::other(format!(
+                                    "claiming task record {}:{}: it vanished inside the transaction (a bug)",
+                                    key.0, key.1
+                                ))
+                            })?)
+                        }
+                        Some(p) => {
+                            let mut record = c.record.clone();
+                            record.executions = p.executions.saturating_add(1);
+                            record.created_at = p.created_at;
+                            bptl_core::store::Claim::Run {
+                                record,
+                                previous: Some(p.status),
+                            }
+                        }
+                        None => bptl_core::store::Claim::Run {
+                            record: c.record.clone(),
+                            previous: None,
+                        },
+                    });
+                }
+                Ok(())
             }
 
             /// Execute a batch's segments on `conn` (see `crate::group`).
@@ -530,41 +676,18 @@ macro_rules! impl_task_store {
                 let mut claims = Vec::new();
                 for segment in segments {
                     for chunk in chunks(&segment.claims) {
-                        let previous = if Self::PRESELECT_PREVIOUS {
-                            Self::previous_statuses(&mut *conn, chunk).await?
+                        if Self::SQLITE {
+                            Self::claim_chunk_sqlite(&mut *conn, chunk, &mut claims).await?;
                         } else {
-                            std::collections::HashMap::new()
-                        };
-                        let mut q = sqlx::query(Self::claim_statement(chunk.len()));
-                        for b in chunk {
-                            q = Self::bind_ref(q, b);
-                        }
-                        let rows = q
-                            .fetch_all(&mut *conn)
-                            .await
-                            .map_err(|e| $crate::sql::db_error("claiming task records", e))?;
-                        let mut run = std::collections::HashMap::with_capacity(rows.len());
-                        for row in &rows {
-                            if let bptl_core::store::Claim::Run {
-                                record,
-                                previous: p,
-                            } = Self::read_claimed(row)?
-                            {
-                                let key = (record.engine.clone(), record.task_id.clone());
-                                let previous = previous.get(&key).copied().or(p);
-                                run.insert(key, bptl_core::store::Claim::Run { record, previous });
-                            }
-                        }
-                        for b in chunk {
-                            let claim = match run.remove(&(b.engine.clone(), b.task_id.clone())) {
-                                Some(claim) => claim,
-                                None => Self::claim_outcome(&mut *conn, b).await?,
-                            };
-                            claims.push(claim);
+                            Self::claim_chunk_returning(&mut *conn, chunk, &mut claims).await?;
                         }
                     }
                     for chunk in chunks(&segment.saves) {
-                        let mut q = sqlx::query($crate::sql::save_rows(chunk.len()));
+                        let mut q = sqlx::query($crate::sql::statement(
+                            $crate::sql::Statement::Save,
+                            chunk.len(),
+                            Self::SQLITE,
+                        ));
                         for b in chunk {
                             q = Self::bind_ref(q, b);
                         }
@@ -573,7 +696,11 @@ macro_rules! impl_task_store {
                             .map_err(|e| $crate::sql::db_error("saving task records", e))?;
                     }
                     for chunk in chunks(&segment.timeline) {
-                        let mut q = sqlx::query($crate::sql::timeline_rows(chunk.len()));
+                        let mut q = sqlx::query($crate::sql::statement(
+                            $crate::sql::Statement::Timeline,
+                            chunk.len(),
+                            Self::SQLITE,
+                        ));
                         for (i, row) in chunk.iter().enumerate() {
                             q = q
                                 .bind(&row.engine)
@@ -802,14 +929,28 @@ macro_rules! impl_task_store {
                 &self,
                 before: jiff::Timestamp,
             ) -> Result<u64, bptl_core::store::StoreError> {
-                // The timeline goes with its record (ON DELETE CASCADE).
+                // The timeline goes with its record, in the same transaction (SQLite does not
+                // enforce the foreign key: the store checks it when it appends).
+                let error = |e| $crate::sql::db_error("pruning completed task records", e);
+                let cutoff = $crate::sql::to_nanos(before)?;
+                let mut tx = self.writer.begin_with(Self::BEGIN).await.map_err(error)?;
+                sqlx::query(
+                    "DELETE FROM bptl_timeline WHERE (engine, task_id) IN \
+                     (SELECT engine, task_id FROM bptl_tasks \
+                      WHERE status = 'completed' AND updated_at < $1)",
+                )
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await
+                .map_err(error)?;
                 let done = sqlx::query(
                     "DELETE FROM bptl_tasks WHERE status = 'completed' AND updated_at < $1",
                 )
-                .bind($crate::sql::to_nanos(before)?)
-                .execute(&self.writer)
+                .bind(cutoff)
+                .execute(&mut *tx)
                 .await
-                .map_err(|e| $crate::sql::db_error("pruning completed task records", e))?;
+                .map_err(error)?;
+                tx.commit().await.map_err(error)?;
                 Ok(done.rows_affected())
             }
 
@@ -843,11 +984,9 @@ macro_rules! impl_task_store {
                 let result = async {
                     let error = |e| $crate::sql::db_error("writing task records", e);
                     let mut conn = self.pool.acquire().await.map_err(error)?;
-                    // A claim that reads the previous statuses first needs both in one
-                    // transaction.
+                    // A SQLite claim reads what is stored first: both in one transaction.
                     let transaction = transaction
-                        || (<$store>::PRESELECT_PREVIOUS
-                            && segments.iter().any(|s| !s.claims.is_empty()));
+                        || (<$store>::SQLITE && segments.iter().any(|s| !s.claims.is_empty()));
                     if !transaction {
                         return <$store>::write_segments(&mut *conn, segments).await;
                     }
@@ -988,7 +1127,10 @@ macro_rules! impl_task_store {
                 let columns =
                     $crate::sql::Columns::new(&fresh).map_err(|e| e.in_store(&self.name))?;
                 self.commit
-                    .claim(columns)
+                    .claim($crate::sql::ClaimRow {
+                        columns,
+                        record: fresh,
+                    })
                     .await
                     .map_err(|e| e.in_store(&self.name))
             }
@@ -1000,7 +1142,15 @@ pub(crate) use impl_task_store;
 
 #[cfg(test)]
 mod tests {
-    use super::{Kind, code_kind};
+    use super::{Kind, anonymous, code_kind};
+
+    #[test]
+    fn placeholders_become_anonymous_for_sqlite() {
+        assert_eq!(
+            anonymous("VALUES ($1, $2), ($10, $11) -- '$'"),
+            "VALUES (?, ?), (?, ?) -- '$'"
+        );
+    }
 
     #[test]
     fn error_codes_map_to_kinds() {

@@ -26,9 +26,9 @@ CREATE TABLE IF NOT EXISTS bptl_tasks (
     UNIQUE (engine, task_id)
 );
 
+-- Records by status (operators, recovery, pruning) are found through the index
+-- bptl_tasks_status_created of migration 2.
 CREATE INDEX IF NOT EXISTS bptl_tasks_created ON bptl_tasks (created_at DESC, seq DESC);
--- By status (operators, recovery) and completed records by age (pruning).
-CREATE INDEX IF NOT EXISTS bptl_tasks_status ON bptl_tasks (status, updated_at);
 CREATE INDEX IF NOT EXISTS bptl_tasks_topic ON bptl_tasks (topic, created_at);
 CREATE INDEX IF NOT EXISTS bptl_tasks_process_instance ON bptl_tasks (process_instance_id);
 
