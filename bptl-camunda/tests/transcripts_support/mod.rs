@@ -42,6 +42,9 @@ pub struct Tolerance {
     pub pointers: &'static [&'static str],
     /// The id of the documented difference in README's dev-engine section.
     pub id: &'static str,
+    /// The real engine's own answer at `pointers` varies from one start of the engine to the
+    /// next, so the staleness check of a new recording does not compare them either.
+    pub varies_between_starts: bool,
 }
 
 /// A request body.
@@ -239,6 +242,24 @@ impl Step {
             engines,
             pointers,
             id,
+            varies_between_starts: false,
+        });
+        self
+    }
+
+    /// Like [`Step::tolerate`] for every engine, for an answer the real engines themselves give
+    /// in more than one form depending on the start (neither the dev engine nor a new
+    /// recording is compared there).
+    pub fn varies_between_starts(
+        &mut self,
+        pointers: &'static [&'static str],
+        id: &'static str,
+    ) -> &mut Self {
+        self.tolerances.push(Tolerance {
+            engines: &[],
+            pointers,
+            id,
+            varies_between_starts: true,
         });
         self
     }
@@ -432,6 +453,22 @@ pub fn write_committed(engine: &str, script: &str, recording: &Recording) {
     std::fs::create_dir_all(&dir).expect("create the recordings directory");
     std::fs::write(dir.join(format!("{script}.json")), to_file_text(recording))
         .expect("write the recording");
+}
+
+/// The recording without what varies between starts of a real engine: what the staleness
+/// check compares.
+pub fn stable_view(script: &Script, recording: &Recording) -> Recording {
+    let mut view = recording.clone();
+    if let Some(steps) = view.get_mut("steps").and_then(Value::as_array_mut) {
+        for (step, recorded) in script.steps.iter().zip(steps.iter_mut()) {
+            for t in step.tolerances.iter().filter(|t| t.varies_between_starts) {
+                for p in t.pointers {
+                    remove_pointer(recorded, &format!("/response{p}"));
+                }
+            }
+        }
+    }
+    view
 }
 
 /// Removes the tolerated pointers from a response (in place).
