@@ -467,3 +467,74 @@ async fn the_trusted_header_counts_only_from_a_trusted_proxy() {
         running.task.abort();
     }
 }
+
+#[test]
+fn worker_dashboard_refuses_a_non_loopback_address_without_sign_in_and_serves_on_loopback() {
+    let dir = store_support::TempDir::new();
+    let config = dir.0.join("bptl.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{ENGINE}[store]\nurl = \"{}\"\n[dashboard]\naddr = \"0.0.0.0:9200\"\n",
+            dir.sqlite_url("cli.db")
+        ),
+    )
+    .unwrap();
+    let code =
+        bptl::cli::run_cli_code(["worker", "dashboard", "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 2, "a configuration problem");
+    // An explicit --addr that is not loopback is refused by the server as well.
+    std::fs::write(
+        &config,
+        format!("{ENGINE}[store]\nurl = \"{}\"\n", dir.sqlite_url("cli.db")),
+    )
+    .unwrap();
+    let code = bptl::cli::run_cli_code([
+        "worker",
+        "dashboard",
+        "--config",
+        config.to_str().unwrap(),
+        "--addr",
+        "0.0.0.0:0",
+    ]);
+    assert_eq!(code, 2);
+
+    // On loopback it serves the store (the command runs until a signal: in a thread of its own
+    // that ends with the test process).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let path = config.to_str().unwrap().to_owned();
+    std::thread::spawn(move || {
+        let addr = format!("127.0.0.1:{port}");
+        bptl::cli::run_cli_code(["worker", "dashboard", "--config", &path, "--addr", &addr])
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Ok(r) = stats_over_http(port) {
+            assert!(r.contains("\"counts\""), "{r}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "worker dashboard did not answer"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// `GET /api/stats` on `127.0.0.1:port` with a plain socket (this test has no runtime).
+fn stats_over_http(port: u16) -> std::io::Result<String> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.write_all(b"GET /api/stats HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    if answer.starts_with("HTTP/1.1 200") {
+        Ok(answer)
+    } else {
+        Err(std::io::Error::other(answer))
+    }
+}
