@@ -723,8 +723,9 @@ impl<E: Engine> Worker<E> {
     /// for its request, under this worker's id, until their lock expires. Kept, its tasks
     /// arrive and are unlocked at once (their units never start). When nothing runs any more
     /// it gets [`POLL_LINGER`] ([`POLL_LINGER_AFTER_UNLOCK`] after aborted tasks were
-    /// unlocked) to answer if the engine accepted outcomes or unlocks of this worker meanwhile (any may make a task fetchable), else it is dropped at once: an idle
-    /// worker still stops at once.
+    /// unlocked) to answer if the engine accepted outcomes or unlocks of this worker meanwhile
+    /// (any may make a task fetchable); otherwise it is dropped at once, so an idle worker
+    /// still stops at once.
     async fn shutdown_phase(
         &self,
         mut running: JoinSet<()>,
