@@ -207,13 +207,21 @@ async fn migrate(writer: &SqlitePool, url: &str) -> Result<(), ConnectError> {
         crate::refuse_newer_schema(url, applied, &SqliteStore::schema_versions())?;
         match MIGRATOR.run(writer).await {
             Ok(()) => return Ok(()),
-            Err(_) if attempt < 20 => {
+            Err(e) if attempt < 20 && may_be_a_race(&e) => {
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(25 * attempt)).await;
             }
             Err(e) => return Err(ConnectError::migrate(url, e)),
         }
     }
+}
+
+/// Whether a failed migration may be the loser's side of a race with another process
+/// (retried), rather than a database that no retry will change (reported at once): a changed,
+/// missing or half-applied migration.
+fn may_be_a_race(error: &sqlx::migrate::MigrateError) -> bool {
+    use sqlx::migrate::MigrateError as M;
+    matches!(error, M::Execute(_) | M::ExecuteMigration(..))
 }
 
 crate::sql::impl_task_store!(SqliteStore, sqlx::Sqlite);

@@ -240,3 +240,19 @@ async fn a_record_deleted_by_another_process_while_in_flight_is_written_again_wh
     assert_eq!(operator.get(&key).await.unwrap(), Some(claimed.clone()));
     assert_eq!(operator.timeline(&key).await.unwrap(), vec![entry]);
 }
+
+#[tokio::test]
+async fn a_sqlite_database_whose_applied_migration_changed_is_refused_with_the_reason() {
+    let dir = TempDir::new();
+    let url = dir.sqlite_url("changed.db");
+    let store = SqliteStore::connect(&url).await.unwrap();
+    sqlx::query("UPDATE _sqlx_migrations SET checksum = x'00' WHERE version = 1")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+    // Not retried as if another process were migrating: no retry changes a checksum.
+    let err = SqliteStore::connect(&url).await.err().unwrap().to_string();
+    assert!(err.contains("modified"), "{err}");
+    assert!(err.contains(&url), "{err}");
+}
