@@ -4,17 +4,20 @@
 //! tasks read over real HTTP, and workers running in the background against the engine.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::future::Future;
 use std::io::Write as _;
 use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
 use bptl::camunda::{CamundaClient, CamundaEngine, DeploymentRequest, StartProcess};
-use bptl::runtime::{Worker, WorkerBuilder, WorkerConfig, WorkerHandle, WorkerStats};
+use bptl::runtime::{Worker, WorkerBuilder, WorkerConfig};
 use bptl::{InMemoryStore, Registry, TaskMappings, TaskStore, Variables};
 use reqwest::Method;
 use serde_json::{Map, Value as Json, json};
-use tokio::task::JoinHandle;
+
+// The worker handle and the waiting helpers are the runtime tests' own.
+#[path = "../runtime_support/mod.rs"]
+mod runtime_support;
+pub use runtime_support::{Running, wait_until, wait_until_async};
 
 /// The environment variable naming the engine-rest root of the engine under test.
 pub const URL_VAR: &str = "BPTL_REAL_ENGINE_URL";
@@ -379,24 +382,6 @@ impl Rig {
     }
 }
 
-/// A worker running in the background.
-pub struct Running {
-    pub handle: WorkerHandle,
-    pub join: JoinHandle<WorkerStats>,
-    pub store: Arc<InMemoryStore>,
-}
-
-impl Running {
-    /// Shut down gracefully and return the final counts.
-    pub async fn stop(self) -> WorkerStats {
-        self.handle.shutdown();
-        tokio::time::timeout(Duration::from_secs(30), self.join)
-            .await
-            .expect("the worker did not stop within 30 s")
-            .unwrap()
-    }
-}
-
 /// Short timings for tests: long poll 1 s, lock 20 s unless the test says otherwise.
 pub fn config() -> WorkerConfig {
     WorkerConfig {
@@ -408,28 +393,6 @@ pub fn config() -> WorkerConfig {
         engine_backoff_min: Duration::from_millis(50),
         engine_backoff_max: Duration::from_millis(500),
         ..WorkerConfig::default()
-    }
-}
-
-/// Wait until `cond` holds, polling every 20 ms; panics with `what` after `timeout`.
-pub async fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Like [`wait_until`] with an async condition.
-pub async fn wait_until_async<F, Fut>(what: &str, timeout: Duration, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while !cond().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -103,9 +103,10 @@ impl Running {
     /// Shut down gracefully and return the final counts.
     pub async fn stop(self) -> WorkerStats {
         self.handle.shutdown();
-        tokio::time::timeout(Duration::from_secs(20), self.join)
+        // 30 s: against a real engine a shutdown may wait for a kept long poll too.
+        tokio::time::timeout(Duration::from_secs(30), self.join)
             .await
-            .expect("the worker did not stop within 20 s")
+            .expect("the worker did not stop within 30 s")
             .unwrap()
     }
 }
