@@ -87,10 +87,20 @@ async fn three_workers_share_one_postgres_store_and_run_every_unit_once() {
     let completed = TaskFilter::default().status(TaskStatus::Completed);
     let deadline = Instant::now() + Duration::from_secs(10);
     while store.list(&completed).await.unwrap().len() < TASKS {
-        assert!(
-            Instant::now() < deadline,
-            "the workers did not record every completion"
-        );
+        if Instant::now() >= deadline {
+            let open: Vec<_> = store
+                .list(&TaskFilter::default())
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|r| r.status != TaskStatus::Completed)
+                .collect();
+            let logs: Vec<String> = workers.iter().map(|w| w.output()).collect();
+            panic!(
+                "the workers did not record every completion; not completed: {open:#?}\nworker logs:\n{}",
+                logs.join("\n----\n")
+            );
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for w in &mut workers {
@@ -123,4 +133,96 @@ async fn three_workers_share_one_postgres_store_and_run_every_unit_once() {
     assert_eq!(stats.len(), 1);
     assert_eq!(stats[0].count, TASKS as u64);
     eprintln!("{TASKS} tasks by {WORKERS} processes in {elapsed:?}: {per_worker:?}");
+}
+
+/// A worker starting on a shared store leaves a task another worker performed to that worker
+/// while its lock lasts (it may be completing it right now); once the lock expired the engine
+/// hands the task out again and the stored result is delivered without running the unit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_starting_worker_leaves_another_workers_performed_task_to_it_while_its_lock_lasts() {
+    use bptl::camunda::{CamundaClient, CamundaEngine};
+    use bptl::runtime::{Worker, WorkerConfig};
+    use bptl::{Registry, TaskMapping, TaskMappings};
+
+    let db = TestDatabase::create().await;
+    let engine = DevEngine::start().await.unwrap();
+    engine
+        .deploy_str("left.bpmn", &store_support::one_task_bpmn("left", "left"))
+        .unwrap();
+    let instance = engine.start_process("left", json!({}), None).unwrap();
+    let store = bptl::store::connect(&db.url).await.unwrap();
+    assert!(store.shared_by_processes());
+
+    // Another worker locks the task for 4 s and has performed it: its record holds the
+    // result, the engine has not heard yet.
+    let other = Worker::builder(CamundaEngine::new(
+        CamundaClient::new(engine.url()).unwrap(),
+    ))
+    .registry(Registry::global().unwrap().clone())
+    .mappings(TaskMappings::new([TaskMapping::new("left", store_worker::RECORD_RUN)]).unwrap())
+    .config(WorkerConfig {
+        worker_id: Some("left-other".into()),
+        lock_duration: Duration::from_secs(4),
+        ..WorkerConfig::default()
+    })
+    .store(std::sync::Arc::clone(&store))
+    .build()
+    .unwrap();
+    let mut record = other.fetch_and_save(1).await.unwrap().remove(0);
+    let locked_at = Instant::now();
+    record.status = TaskStatus::Performed;
+    record.result_variables = Some(bptl::variables! { "ran": "by left-other" });
+    store.save(&record).await.unwrap();
+
+    let dir = TempDir::new();
+    let effects = dir.0.join("effects.txt");
+    let config = store_worker::write_config(
+        &dir.0,
+        &store_worker::WorkerConfig {
+            engine_url: &engine.url(),
+            worker_id: "left-new",
+            topic: "left",
+            store_url: &db.url,
+            max_tasks: 2,
+            lock_duration: "30s",
+        },
+    );
+    let mut worker = WorkerProcess::spawn(&config, &effects, "left-new");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !worker.output().contains("worker started") {
+        worker.assert_running();
+        assert!(Instant::now() < deadline, "the worker did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Start-up recovery is done right after "worker started"; give it a moment.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    if locked_at.elapsed() < Duration::from_secs(4) {
+        assert_eq!(
+            engine.instance_state(&instance),
+            Some(InstanceState::Active),
+            "the starting worker delivered a result another worker holds the lock for:\n{}",
+            worker.output()
+        );
+        let stored = store.get(&record.key()).await.unwrap().unwrap();
+        assert_eq!(stored.status, TaskStatus::Performed, "{stored:?}");
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while engine.instance_state(&instance) != Some(InstanceState::Completed) {
+        worker.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "the stored result was not delivered after the lock expired:\n{}",
+            worker.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ran = engine.history_variables(&instance).unwrap()["ran"]["value"].clone();
+    assert_eq!(
+        ran,
+        json!("by left-other"),
+        "the stored result was delivered"
+    );
+    assert!(runs(&effects).is_empty(), "the unit did not run again");
+    worker.kill();
 }

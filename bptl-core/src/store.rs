@@ -9,7 +9,9 @@
 //! * a task fetched again whose record is `performed` is completed from the stored result
 //!   without running the unit again (exactly-once completion);
 //! * at start-up, records that are `performed` but not `completed` are completed with their
-//!   stored result under the worker id that fetched them;
+//!   stored result under the worker id that fetched them. In a store shared by several
+//!   worker processes ([`TaskStore::shared_by_processes`]) only this worker's own records and
+//!   those whose lock expired: another worker's task with a live lock is left to it;
 //! * records left `in_progress` by a crash (lock expired, nobody heartbeating) are marked
 //!   abandoned on their timeline and run again when the engine hands the task out again. This
 //!   is the only case in which a unit runs twice; the record's `executions` count shows it.
@@ -533,6 +535,15 @@ pub trait TaskStore: Send + Sync + 'static {
     /// while another worker claimed the task again) cannot overwrite the newer run's record
     /// with its failure, and a stored result is never lost.
     async fn save(&self, record: &TaskRecord) -> Result<(), StoreError>;
+
+    /// Whether several worker processes write this store at once (a fleet sharing one
+    /// history). The runtime then leaves, at start-up, a task another worker id performed to
+    /// that worker while its lock lasts: the worker may be alive and completing it. A store
+    /// used by one worker process (the default, `false`) lets a restarted worker deliver every
+    /// stored result at once, whatever worker id performed it.
+    fn shared_by_processes(&self) -> bool {
+        false
+    }
 
     /// Release what the store holds (connections, threads); calls made afterwards fail with
     /// [`StoreError::Closed`]. Every write that returned is already durable: closing loses

@@ -1004,6 +1004,11 @@ macro_rules! impl_task_store {
 
         #[async_trait::async_trait]
         impl bptl_core::store::TaskStore for $store {
+            /// SQLite: one worker process per file; PostgreSQL: a fleet.
+            fn shared_by_processes(&self) -> bool {
+                !Self::SQLITE
+            }
+
             async fn save(
                 &self,
                 record: &bptl_core::store::TaskRecord,

@@ -881,10 +881,23 @@ pub(crate) async fn recover<E: Engine>(shared: &Arc<Shared<E>>) {
             return;
         }
     };
+    let now = Timestamp::now();
+    let shared_store = shared.store.shared_by_processes();
     for mut record in performed {
         let Some(vars) = record.result_variables.clone() else {
             continue;
         };
+        let lock_lasts = record.lock_expires_at.is_some_and(|at| at > now);
+        if shared_store && lock_lasts && *record.worker_id != *shared.worker_id {
+            // In a fleet the worker that performed it may be alive and completing it right
+            // now; delivering it too would race that worker. If it died, the engine hands the
+            // task out again when the lock expires and the stored result is delivered then.
+            debug!(
+                topic = %record.topic, task_id = %record.task_id, worker_id = %record.worker_id,
+                "performed by another worker whose lock still lasts: left to it"
+            );
+            continue;
+        }
         let key = record.key();
         let span = tracing::info_span!("recover", topic = %record.topic, task_id = %record.task_id);
         let _enter = span.enter();
@@ -956,7 +969,6 @@ pub(crate) async fn recover<E: Engine>(shared: &Arc<Shared<E>>) {
         }
     }
 
-    let now = Timestamp::now();
     let in_progress = shared
         .store
         .list(
