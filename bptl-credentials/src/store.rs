@@ -450,12 +450,8 @@ impl CredentialStore {
         let response = self
             .http
             .post(token_url.clone())
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
             .header(reqwest::header::ACCEPT, "application/json")
-            .body(form_urlencode(&form))
+            .form(&form)
             .timeout(svc.request_timeout())
             .send()
             .await
@@ -465,10 +461,12 @@ impl CredentialStore {
             .bytes()
             .await
             .map_err(|e| token_err(e.without_url().to_string()))?;
-        let encoded_secret = form_urlencode(&[("", secret.expose_secret())]);
+        // An endpoint may echo the request body: the secret as it was sent is scrubbed too.
+        let encoded_secret: String =
+            form_urlencoded::byte_serialize(secret.expose_secret().as_bytes()).collect();
         let scrub = |text: &str| {
             text.replace(secret.expose_secret(), "***")
-                .replace(&encoded_secret[1..], "***")
+                .replace(&encoded_secret, "***")
         };
         if !status.is_success() {
             let text = String::from_utf8_lossy(&body);
@@ -555,41 +553,28 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
     })
 }
 
-/// `application/x-www-form-urlencoded` encoding.
-fn form_urlencode(pairs: &[(&str, &str)]) -> String {
-    fn encode(out: &mut String, s: &str) {
-        for b in s.bytes() {
-            match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                    out.push(b as char)
-                }
-                b' ' => out.push('+'),
-                _ => out.push_str(&format!("%{b:02X}")),
-            }
-        }
-    }
-    let mut out = String::new();
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        encode(&mut out, k);
-        out.push('=');
-        encode(&mut out, v);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn form_encoding() {
+        // What reqwest's `form` sends, as the hand-written encoder it replaced did.
+        let request = reqwest::Client::new()
+            .post("http://127.0.0.1/token")
+            .form(&[("a b", "c&d=e/é"), ("x", "y")])
+            .build()
+            .expect("a request");
         assert_eq!(
-            form_urlencode(&[("a b", "c&d=e/é"), ("x", "y")]),
-            "a+b=c%26d%3De%2F%C3%A9&x=y"
+            request.body().and_then(reqwest::Body::as_bytes),
+            Some(&b"a+b=c%26d%3De%2F%C3%A9&x=y"[..])
         );
+        assert_eq!(
+            request.headers()[reqwest::header::CONTENT_TYPE],
+            "application/x-www-form-urlencoded"
+        );
+        let secret: String = form_urlencoded::byte_serialize("c&d=e/é".as_bytes()).collect();
+        assert_eq!(secret, "c%26d%3De%2F%C3%A9");
     }
 
     #[test]
