@@ -173,7 +173,7 @@ async fn worker_side(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let store: Arc<dyn TaskStore> = match &args.store {
-        Some(url) => bptl::store::connect(url).await?,
+        Some(url) => bptl::sql_store::connect(url).await?,
         None => Arc::new(InMemoryStore::with_capacity(args.tasks + 10)),
     };
     let worker = Worker::builder(CamundaEngine::new(CamundaClient::new(url.clone())?))
@@ -243,7 +243,7 @@ async fn worker_side(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         args.concurrency,
         args.store
             .as_deref()
-            .map_or_else(|| "in memory".to_owned(), bptl::store::redact_url)
+            .map_or_else(|| "in memory".to_owned(), bptl::sql_store::redact_url)
     );
     println!("  throughput      {:>10.0} tasks/s", n / wall);
     println!(

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bptl::config::DashboardConfig;
 use bptl::dashboard::Dashboard;
-use bptl::store::SqliteStore;
+use bptl::sql_store::SqliteStore;
 use bptl_core::TaskStatus;
 use bptl_core::store::{TaskFilter, TaskStore};
 
@@ -60,7 +60,7 @@ async fn main() {
          NULL, CASE WHEN i % 100 BETWEEN 90 AND 96 THEN 'boom' END, NULL, 1, \
          {now} - ({n} - i) * ({span} / {n}), {now} - ({n} - i) * ({span} / {n}), NULL FROM n"
     );
-    bptl::store::sqlx::query(bptl::store::sqlx::AssertSqlSafe(sql))
+    bptl::sql_store::sqlx::query(bptl::sql_store::sqlx::AssertSqlSafe(sql))
         .execute(store.pool())
         .await
         .unwrap();

@@ -1,9 +1,12 @@
 //! **bptl** runs business-process "work units" for process engines: first of all Camunda 7
 //! and its API-compatible forks Operaton and CIB seven, through external tasks.
 //!
-//! This is the facade crate: one dependency that re-exports the core (`bptl-core`), the
-//! macros (`bptl-macros`) and, with features, the Camunda integration, credentials, the
-//! task store, the demonstration units and the command-line interface.
+//! This is the facade crate: one dependency that re-exports the core (`bptl-core`, with the
+//! macros of `bptl-macros`) item by item and, with features, the Camunda integration
+//! (`camunda`), credentials (`credentials`), the SQL task stores (`store`), the command-line
+//! interface (`cli`) and the dashboard (`dashboard`): the default features, what a production
+//! worker needs. Not default: the dev engine (`dev-engine`), the demonstration units
+//! (`dummy`) and the test kit (`testing`); enable them in `[dev-dependencies]`.
 //!
 //! ```
 //! use bptl::prelude::*;
@@ -30,8 +33,56 @@
 #[allow(unused_extern_crates)]
 extern crate self as bptl;
 
-pub use bptl_core::*;
-pub use bptl_macros::{register, require_service};
+// The core, item by item: each path below means what it means in `bptl-core`, whatever the
+// features (`bptl::store` is the store contract; the SQL stores are `bptl::sql_store`).
+
+// The core's modules, as in `bptl-core`.
+#[doc(inline)]
+pub use bptl_core::{
+    duration, engine, error, execute, mapping, registry, runtime, store, task, timeline, unit,
+    value,
+};
+
+// The macros: `#[register]`, `#[require_service]`, `variables!`, `link_units!`.
+#[doc(inline)]
+pub use bptl_core::{link_units, register, require_service, variables};
+
+// `#[async_trait]`, for `impl WorkUnit`.
+#[doc(inline)]
+pub use bptl_core::async_trait;
+
+// Tasks, variables, units and their results.
+#[doc(inline)]
+pub use bptl_core::{
+    BaseTask, BpmnError, DateValue, Extensions, Failure, FileValue, InMemoryTask, IntoUnitResult,
+    ObjectData, ObjectValue, RunningTask, TaskContext, TaskRef, TaskStatus, UnitError, UnitFuture,
+    Value, Variables, WorkUnit, check_variable, check_variable_allow_empty, check_variable_as,
+    optional_variable_as,
+};
+
+// The registry, task mappings and execution.
+#[doc(inline)]
+pub use bptl_core::{
+    ExecuteError, LINK_HINT, MappingError, Registry, RegistryError, RequiredService, RetryPolicy,
+    TaskMapping, TaskMappings, TaskRun, UnitEntry, UnitKind,
+};
+
+// The engine contract and the worker runtime.
+#[doc(inline)]
+pub use bptl_core::{
+    CallbackSender, Engine, EngineError, EngineErrorKind, FailureReport, FetchRequest,
+    TopicRequest, Worker, WorkerConfig, WorkerHandle, WorkerStats,
+};
+
+// The store contract and the in-memory store (the SQL stores: [`sql_store`], feature `store`).
+#[doc(inline)]
+pub use bptl_core::{
+    HourlyRow, InMemoryStore, StatsRow, StoreError, TaskFilter, TaskKey, TaskRecord, TaskStore,
+};
+
+// Timelines: what happened to a task, in order.
+#[doc(inline)]
+pub use bptl_core::{EventKind, Timeline, TimelineEntry, TimelineSink};
 
 #[doc(hidden)]
 pub use bptl_core::__private;
@@ -45,14 +96,16 @@ pub use bptl_camunda as camunda;
 #[cfg(feature = "credentials")]
 pub use bptl_credentials as credentials;
 
-/// The demonstration units (`bptl_dummy::Double`, `echo`, ...). Naming the crate here links
-/// its units into every binary that uses the facade with the `dummy` feature.
+/// The demonstration units (`bptl_dummy::Double`, `echo`, ...; feature `dummy`, not a default:
+/// a production worker has no demo units). Naming the crate here links its units into every
+/// binary that uses the facade with the `dummy` feature.
 #[cfg(feature = "dummy")]
 pub use bptl_dummy as dummy;
 
-/// Task records and timelines in SQLite or PostgreSQL.
+/// The task stores in SQLite and PostgreSQL (`bptl-store`, feature `store`): `connect(url)`,
+/// `SqliteStore`, `PostgresStore`. The contract they implement is [`store`].
 #[cfg(feature = "store")]
-pub use bptl_store as store;
+pub use bptl_store as sql_store;
 
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -75,7 +128,6 @@ pub mod testing;
 /// Everything a unit author needs: `use bptl::prelude::*;`.
 pub mod prelude {
     pub use bptl_core::prelude::*;
-    pub use bptl_macros::{register, require_service};
 
     /// `task.service(alias)`, `task.credentials(alias)`, `task.client(alias)`.
     #[cfg(feature = "credentials")]

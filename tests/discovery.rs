@@ -1,11 +1,13 @@
 //! Cross-crate discovery: units from bptl-dummy, from another workspace crate that depends on
-//! the facade only, and from this test file all land in the global registry.
+//! the facade only, from one that names bptl-core under another name, and from this test file
+//! all land in the global registry.
 
 use bptl::prelude::*;
 use bptl::{Registry, UnitKind};
 
-// The facade names bptl_dummy (feature `dummy`); the test-units crate is linked by naming it.
-bptl::link_units!(bptl_test_units);
+// The facade names bptl_dummy (feature `dummy`, on in the facade's dev-dependency on itself);
+// the test-units crates are linked by naming them.
+bptl::link_units!(bptl_test_units, bptl_test_units_renamed);
 
 /// A unit defined right here.
 #[register]
@@ -78,4 +80,27 @@ fn listing_shows_paths_indented_docs_and_services() {
         listing.contains("discovery::local_unit\n    A unit defined right here."),
         "{listing}"
     );
+}
+
+#[tokio::test]
+async fn units_of_a_crate_naming_bptl_core_otherwise_register_and_run() {
+    let registry = Registry::global().expect("registry");
+    let which = registry
+        .get("bptl_test_units_renamed::which_crate")
+        .expect("which_crate");
+    assert_eq!(which.kind, UnitKind::BlockingFn);
+    let count = registry
+        .get("bptl_test_units_renamed::CountLetters")
+        .expect("CountLetters");
+    assert_eq!(count.kind, UnitKind::Struct);
+    assert_eq!(count.required_services[0].service_type, "*");
+    assert!(
+        count
+            .documentation()
+            .starts_with("Count the letters of `word`.")
+    );
+
+    let task = bptl::InMemoryTask::new("count", variables! { "word": "zaak-7" });
+    let out = (count.run)(task.into_ref()).await.expect("runs");
+    assert_eq!(out.get("letters"), Some(&Value::from(4)));
 }

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bptl::camunda::dev_engine::{DevEngine, Endpoint, InstanceState};
-use bptl::store::SqliteStore;
+use bptl::sql_store::SqliteStore;
 use bptl_core::store::{TaskFilter, TaskStore};
 use bptl_core::{EventKind, TaskStatus};
 use serde_json::json;

@@ -83,7 +83,7 @@ async fn three_workers_share_one_postgres_store_and_run_every_unit_once() {
     }
     let elapsed = started.elapsed();
     // The engine has heard every completion; the workers record it right after.
-    let store = bptl::store::connect(&db.url).await.unwrap();
+    let store = bptl::sql_store::connect(&db.url).await.unwrap();
     let completed = TaskFilter::default().status(TaskStatus::Completed);
     let deadline = Instant::now() + Duration::from_secs(10);
     while store.list(&completed).await.unwrap().len() < TASKS {
@@ -150,7 +150,7 @@ async fn a_starting_worker_leaves_another_workers_performed_task_to_it_while_its
         .deploy_str("left.bpmn", &store_support::one_task_bpmn("left", "left"))
         .unwrap();
     let instance = engine.start_process("left", json!({}), None).unwrap();
-    let store = bptl::store::connect(&db.url).await.unwrap();
+    let store = bptl::sql_store::connect(&db.url).await.unwrap();
     assert!(store.shared_by_processes());
 
     // Another worker locks the task for 4 s and has performed it: its record holds the

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bptl::camunda::dev_engine::{DevEngine, InstanceState};
 use bptl::camunda::{CamundaClient, CamundaEngine};
-use bptl::store::SqliteStore;
+use bptl::sql_store::SqliteStore;
 use bptl_core::store::{TaskFilter, TaskRecord, TaskStore};
 use bptl_core::{
     Engine, EventKind, Extensions, FetchRequest, InMemoryTask, Registry, TaskMapping, TaskMappings,

@@ -2,7 +2,9 @@
 //! unit registry, task mappings, execution and the contracts engines plug into.
 //!
 //! Most users depend on the facade crate `bptl` and `use bptl::prelude::*`. This crate is what
-//! third-party unit crates and engine integrations build on.
+//! third-party unit crates and engine integrations build on: a units crate may depend on
+//! `bptl-core` alone, with `#[register]` and `#[require_service]` from here
+//! (`use bptl_core::prelude::*;`), and a binary that depends on `bptl` runs its units.
 //!
 //! ```
 //! use bptl_core::{check_variable_as, execute, variables, BaseTask, InMemoryTask, Registry,
@@ -29,6 +31,22 @@
 //! assert_eq!(run.status.as_str(), "performed");
 //! # }
 //! ```
+//!
+//! The same unit registered in a crate that depends on `bptl-core` alone:
+//!
+//! ```
+//! use bptl_core::prelude::*;
+//!
+//! /// Double an amount.
+//! #[register]
+//! async fn double(task: &dyn BaseTask) -> Result<Variables, UnitError> {
+//!     let amount: f64 = check_variable_as(&task.get_variables()?, "amount")?;
+//!     Ok(variables! { "doubled": amount * 2.0 })
+//! }
+//!
+//! let registry = bptl_core::Registry::global().unwrap();
+//! assert!(registry.iter().any(|unit| unit.name == "double"));
+//! ```
 
 #[allow(unused_extern_crates)]
 extern crate self as bptl_core;
@@ -47,6 +65,7 @@ pub mod unit;
 pub mod value;
 
 pub use async_trait::async_trait;
+pub use bptl_macros::{register, require_service};
 pub use engine::{Engine, EngineError, EngineErrorKind, FailureReport, FetchRequest, TopicRequest};
 pub use error::{BpmnError, Failure, UnitError};
 pub use execute::{ExecuteError, TaskRun, execute};
@@ -69,7 +88,7 @@ pub mod prelude {
     pub use crate::{
         BaseTask, BpmnError, Failure, TaskRef, UnitError, Value, Variables, WorkUnit, async_trait,
         check_variable, check_variable_allow_empty, check_variable_as, optional_variable_as,
-        variables,
+        register, require_service, variables,
     };
 }
 

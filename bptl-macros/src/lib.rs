@@ -2,10 +2,12 @@
 //!
 //! A thin shim: the logic lives in plain functions (the `expand` module) with unit tests.
 //! Generated code names `bptl_core` items through its hidden `__private` module, found as
-//! `bptl_core::__private` or `bptl::__private`, whichever the calling crate depends on: a unit
-//! crate never needs `linkme` itself.
+//! `bptl_core::__private` or `bptl::__private`, whichever the calling crate depends on (under
+//! the name its `Cargo.toml` gives it; `bptl-core` when both): a unit crate never needs
+//! `linkme` itself.
 //!
-//! Use them through the facade (`use bptl::prelude::*;`) or `bptl_macros` directly:
+//! Use them through `bptl-core` or the facade (`use bptl_core::prelude::*;`,
+//! `use bptl::prelude::*;`), which re-export them:
 //!
 //! ```ignore
 //! /// Double an amount.
@@ -15,31 +17,12 @@
 //! ```
 
 use proc_macro::TokenStream;
-use proc_macro_crate::{FoundCrate, crate_name};
 use quote::quote;
 
 mod expand;
+mod paths;
 
-/// The path of `bptl_core::__private` as the calling crate sees it.
-fn private_path() -> proc_macro2::TokenStream {
-    let found = |name: &str| crate_name(name).ok();
-    if let Some(found) = found("bptl-core") {
-        return match found {
-            FoundCrate::Itself => quote!(::bptl_core::__private),
-            FoundCrate::Name(n) => {
-                let ident = proc_macro2::Ident::new(&n, proc_macro2::Span::call_site());
-                quote!(::#ident::__private)
-            }
-        };
-    }
-    match found("bptl") {
-        Some(FoundCrate::Name(n)) => {
-            let ident = proc_macro2::Ident::new(&n, proc_macro2::Span::call_site());
-            quote!(::#ident::__private)
-        }
-        _ => quote!(::bptl::__private),
-    }
-}
+use paths::Dependency;
 
 /// Register a work unit: an `async fn(task: &dyn BaseTask)`, a plain (blocking)
 /// `fn(task: &dyn BaseTask)`, or a struct implementing `WorkUnit`.
@@ -48,7 +31,15 @@ fn private_path() -> proc_macro2::TokenStream {
 /// name and its doc comment. Stack `#[require_service(...)]` below it to declare services.
 #[proc_macro_attribute]
 pub fn register(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::register_or_error(args.into(), item.into(), private_path()).into()
+    match paths::private_path(&Dependency::of("bptl-core"), &Dependency::of("bptl")) {
+        Ok(private) => expand::register_or_error(args.into(), item.into(), private).into(),
+        Err(message) => {
+            let error =
+                syn::Error::new(proc_macro2::Span::call_site(), message).into_compile_error();
+            let item: proc_macro2::TokenStream = item.into();
+            quote!(#error #item).into()
+        }
+    }
 }
 
 /// Declare a service a unit needs: `#[require_service("zrc", "The Zaken API to use",

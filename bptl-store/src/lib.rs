@@ -67,7 +67,7 @@ pub use sqlite::SqliteStore;
 /// return their pools, for queries of your own (reports, test set-up).
 pub use sqlx;
 
-/// The store contract and record types of `bptl-core`, so that `bptl::store::*` has them all.
+/// The store contract and record types of `bptl-core`, so that `bptl::sql_store::*` has them all.
 pub use bptl_core::store::{
     Claim, InMemoryStore, StatsRow, StoreError, TaskFilter, TaskKey, TaskRecord, TaskStore,
     decode_variables, encode_variables,
