@@ -4,9 +4,10 @@
 //! This is the facade crate: one dependency that re-exports the core (`bptl-core`, with the
 //! macros of `bptl-macros`) item by item and, with features, the Camunda integration
 //! (`camunda`), credentials (`credentials`), the SQL task stores (`store`), the command-line
-//! interface (`cli`) and the dashboard (`dashboard`): the default features, what a production
-//! worker needs. Not default: the dev engine (`dev-engine`), the demonstration units
-//! (`dummy`) and the test kit (`testing`); enable them in `[dev-dependencies]`.
+//! interface (`cli`), the dashboard (`dashboard`) and the dev engine (`dev-engine`): the
+//! default features. Not default, as a production worker has no use for them: the
+//! demonstration units (`dummy`) and the test kit (`testing`); enable them in
+//! `[dev-dependencies]`.
 //!
 //! ```
 //! use bptl::prelude::*;
