@@ -23,7 +23,7 @@ extra_suites() {
   local engine=$1
   # The dev engine's transcripts: fails when the committed recording of this engine is stale.
   echo "real-engines: $engine: re-recording the transcripts"
-  cargo test -p bptl-camunda --features dev-engine --test transcripts -- --ignored record
+  cargo test -p bptl-dev-engine --test transcripts -- --ignored record
 }
 
 engine_pid=
@@ -93,7 +93,7 @@ fi
 
 # The test binary first, so that the engines' time is spent testing.
 cargo test --test real_engine --no-run
-cargo test -p bptl-camunda --features dev-engine --test transcripts --no-run
+cargo test -p bptl-dev-engine --test transcripts --no-run
 
 for engine in $engines; do
   engine_name=$engine

@@ -118,7 +118,7 @@ fn engine_only(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let engine = bptl::camunda::dev_engine::DevEngine::builder()
+        let engine = bptl_dev_engine::DevEngine::builder()
             .port(args.port)
             .start()
             .await?;

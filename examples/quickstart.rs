@@ -10,11 +10,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use bptl::camunda::dev_engine::DevEngine;
 use bptl::camunda::{CamundaClient, CamundaEngine};
 use bptl::prelude::*;
 use bptl::runtime::{Worker, WorkerConfig};
 use bptl::{InMemoryStore, RetryPolicy, TaskFilter, TaskMapping, TaskMappings, TaskStore};
+use bptl_dev_engine::DevEngine;
 use serde_json::json;
 
 const INSTANCES: i64 = 25;

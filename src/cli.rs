@@ -879,7 +879,7 @@ async fn fetch_and_save(config: &Config, store: Arc<dyn TaskStore>, max_tasks: u
 
 #[cfg(feature = "dev-engine")]
 async fn dev_engine(port: u16, bpmn: Vec<PathBuf>) -> u8 {
-    match bptl_camunda::dev_engine::serve_standalone(port, &bpmn).await {
+    match bptl_dev_engine::serve_standalone(port, &bpmn).await {
         Ok(()) => EXIT_OK,
         Err(e) => {
             eprintln!("error: {e}");

@@ -4,10 +4,9 @@
 //! This is the facade crate: one dependency that re-exports the core (`bptl-core`, with the
 //! macros of `bptl-macros`) item by item and, with features, the Camunda integration
 //! (`camunda`), credentials (`credentials`), the SQL task stores (`store`), the command-line
-//! interface (`cli`), the dashboard (`dashboard`) and the dev engine (`dev-engine`): the
-//! default features. Not default, as a production worker has no use for them: the
-//! demonstration units (`dummy`) and the test kit (`testing`); enable them in
-//! `[dev-dependencies]`.
+//! interface (`cli`) and the dashboard (`dashboard`): the default features. Not default, as a
+//! production worker has no use for them: the dev engine (`dev-engine`), the demonstration
+//! units (`dummy`) and the test kit (`testing`); enable them in `[dev-dependencies]`.
 //!
 //! ```
 //! use bptl::prelude::*;
@@ -88,10 +87,14 @@ pub use bptl_core::{EventKind, Timeline, TimelineEntry, TimelineSink};
 #[doc(hidden)]
 pub use bptl_core::__private;
 
-/// The Camunda 7 integration: REST client, typed variables, `ExternalTask`, engine adapter
-/// and (feature `dev-engine`) the in-process dev engine.
+/// The Camunda 7 integration: REST client, typed variables, `ExternalTask` and engine adapter.
 #[cfg(feature = "camunda")]
 pub use bptl_camunda as camunda;
+
+/// The in-process, Camunda-compatible dev engine (feature `dev-engine`, also enabled by
+/// `testing`): a development and test tool, not part of the production client.
+#[cfg(feature = "dev-engine")]
+pub use bptl_dev_engine as dev_engine;
 
 /// Services, applications, credentials and authenticated HTTP clients.
 #[cfg(feature = "credentials")]

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bptl::camunda::dev_engine::{DevEngine, InstanceState};
+use bptl_dev_engine::{DevEngine, InstanceState};
 use serde_json::json;
 
 #[path = "support/store_support.rs"]

@@ -7,9 +7,9 @@ mod runtime_support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bptl::camunda::dev_engine::Endpoint;
 use bptl::prelude::*;
 use bptl::{TaskMapping, TaskMappings};
+use bptl_dev_engine::Endpoint;
 use runtime_support::*;
 use serde_json::json;
 

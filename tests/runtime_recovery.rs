@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bptl::camunda::dev_engine::Endpoint;
 use bptl::camunda::{CamundaClient, CamundaEngine};
 use bptl::prelude::*;
 use bptl::runtime::Worker;
@@ -16,6 +15,7 @@ use bptl::{
     EventKind, InMemoryStore, Registry, TaskFilter, TaskMapping, TaskMappings, TaskStatus,
     TaskStore,
 };
+use bptl_dev_engine::Endpoint;
 use runtime_support::*;
 use serde_json::json;
 

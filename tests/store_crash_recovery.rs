@@ -16,10 +16,10 @@ mod store_worker;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use bptl::camunda::dev_engine::{DevEngine, Endpoint, InstanceState};
 use bptl::sql_store::SqliteStore;
 use bptl_core::store::{TaskFilter, TaskStore};
 use bptl_core::{EventKind, TaskStatus};
+use bptl_dev_engine::{DevEngine, Endpoint, InstanceState};
 use serde_json::json;
 
 use store_support::TempDir;

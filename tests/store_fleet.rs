@@ -13,9 +13,9 @@ mod store_worker;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use bptl::camunda::dev_engine::{DevEngine, InstanceState};
 use bptl_core::TaskStatus;
 use bptl_core::store::TaskFilter;
+use bptl_dev_engine::{DevEngine, InstanceState};
 use serde_json::json;
 
 use store_support::{TempDir, TestDatabase};

@@ -10,7 +10,6 @@ mod store_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bptl::camunda::dev_engine::{DevEngine, InstanceState};
 use bptl::camunda::{CamundaClient, CamundaEngine};
 use bptl::sql_store::SqliteStore;
 use bptl_core::store::{TaskFilter, TaskRecord, TaskStore};
@@ -18,6 +17,7 @@ use bptl_core::{
     Engine, EventKind, Extensions, FetchRequest, InMemoryTask, Registry, TaskMapping, TaskMappings,
     TaskStatus, TimelineEntry, TopicRequest, variables,
 };
+use bptl_dev_engine::{DevEngine, InstanceState};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 

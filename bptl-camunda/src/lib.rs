@@ -46,6 +46,3 @@ pub use client::{
 };
 pub use error::{CamundaError, NetworkErrorKind};
 pub use external_task::ExternalTask;
-
-#[cfg(feature = "dev-engine")]
-pub mod dev_engine;

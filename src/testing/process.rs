@@ -5,13 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bptl_camunda::dev_engine::{DevEngine, InstanceState};
 use bptl_camunda::{CamundaClient, CamundaEngine};
 use bptl_core::runtime::{Worker, WorkerConfig, WorkerHandle, WorkerStats};
 use bptl_core::{
     InMemoryStore, Registry, TaskFilter, TaskKey, TaskMapping, TaskMappings, TaskRecord, TaskStore,
     TimelineEntry, Variables,
 };
+use bptl_dev_engine::{DevEngine, InstanceState};
 use serde_json::Value as Json;
 use tokio::task::JoinHandle;
 

@@ -6,10 +6,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bptl::camunda::dev_engine::DevEngine;
 use bptl::camunda::{CamundaClient, CamundaEngine};
 use bptl::runtime::{Worker, WorkerConfig, WorkerHandle, WorkerStats};
 use bptl::{InMemoryStore, Registry, TaskMappings, TaskStore};
+use bptl_dev_engine::DevEngine;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 

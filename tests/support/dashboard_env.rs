@@ -8,13 +8,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bptl::camunda::dev_engine::DevEngine;
 use bptl::camunda::{CamundaClient, CamundaEngine};
 use bptl::config::Config;
 use bptl::dashboard::{Dashboard, Running};
 use bptl::prelude::*;
 use bptl_core::store::{TaskFilter, TaskStore};
 use bptl_core::{TaskStatus, Worker};
+use bptl_dev_engine::DevEngine;
 use serde_json::json;
 
 use super::store_support::{self, TempDir, TestDatabase};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use bptl::camunda::dev_engine::{DevEngine, InstanceState};
+use bptl::dev_engine::{DevEngine, InstanceState};
 use serde_json::json;
 
 const BPMN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>

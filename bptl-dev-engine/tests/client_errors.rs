@@ -1,18 +1,17 @@
 //! Every error predicate against real HTTP: cancelled instances, wrong workers, optimistic
 //! locking, overload, refused and dropped connections, timeouts.
-#![cfg(feature = "dev-engine")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod client_support;
 
 use std::time::{Duration, Instant};
 
-use bptl_camunda::dev_engine::Endpoint;
 use bptl_camunda::{
     BpmnErrorRequest, CamundaClient, CamundaError, FailureRequest, FetchAndLock, FetchTopic,
     NetworkErrorKind,
 };
 use bptl_core::{EngineError, EngineErrorKind, ObjectData, ObjectValue, Value, variables};
+use bptl_dev_engine::Endpoint;
 use client_support::{Env, LOCK, TOPIC};
 use serde_json::json;
 

@@ -92,8 +92,8 @@ struct Table {
 /// The fault-injection switchboard of a [`super::DevEngine`] (see [`super::DevEngine::faults`]).
 ///
 /// ```no_run
-/// # async fn demo(engine: &bptl_camunda::dev_engine::DevEngine) {
-/// use bptl_camunda::dev_engine::Endpoint;
+/// # async fn demo(engine: &bptl_dev_engine::DevEngine) {
+/// use bptl_dev_engine::Endpoint;
 /// use std::time::Duration;
 /// // The next two completes answer 500 with an optimistic-locking body.
 /// engine.faults().fail_next(

@@ -1,6 +1,5 @@
 //! fetchAndLock over real HTTP against the dev engine: fields, filters, priority, sorting and
 //! long polling.
-#![cfg(feature = "dev-engine")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod client_support;

@@ -58,17 +58,16 @@ fn every_engine_has_a_recording_of_every_script() {
                 committed(engine, script.name).is_some(),
                 "no recording tests/fixtures/transcripts/{engine}/{}.json: record it against {engine} \
                  (BPTL_REAL_ENGINE_URL=... BPTL_REAL_ENGINE_NAME={engine} BPTL_TRANSCRIPTS_WRITE=1 \
-                 cargo test -p bptl-camunda --test transcripts -- --ignored record)",
+                 cargo test -p bptl-dev-engine --test transcripts -- --ignored record)",
                 script.name
             );
         }
     }
 }
 
-#[cfg(feature = "dev-engine")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_engine_matches_the_recordings() {
-    use bptl_camunda::dev_engine::DevEngine;
+    use bptl_dev_engine::DevEngine;
     use transcripts_support::compare;
 
     let mut report = Vec::new();

@@ -1,6 +1,5 @@
 //! The process side units need: deployments, definitions, starting instances, reading their
 //! variables and files, history, cancellation.
-#![cfg(feature = "dev-engine")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod client_support;

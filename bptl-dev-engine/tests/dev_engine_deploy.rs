@@ -1,5 +1,4 @@
 //! Deployments, process definitions and process instances over HTTP.
-#![cfg(feature = "dev-engine")]
 #![allow(clippy::unwrap_used)]
 
 mod dev_engine_support;
@@ -250,7 +249,7 @@ async fn instances_run_to_the_end_and_keep_history() {
     assert!(record["id"].is_string());
     assert_eq!(
         api.engine.instance_state(&id),
-        Some(bptl_camunda::dev_engine::InstanceState::Completed)
+        Some(bptl_dev_engine::InstanceState::Completed)
     );
 }
 

@@ -1,16 +1,15 @@
 //! `CamundaEngine`: the runtime's `Engine` trait end to end against the dev engine.
-#![cfg(feature = "dev-engine")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod client_support;
 
 use std::time::{Duration, Instant};
 
-use bptl_camunda::dev_engine::Endpoint;
 use bptl_camunda::{CamundaEngine, ExternalTask};
 use bptl_core::{
     BpmnError, Engine, EngineErrorKind, FailureReport, FetchRequest, TopicRequest, Value, variables,
 };
+use bptl_dev_engine::Endpoint;
 use client_support::{Env, LOCK, TOPIC};
 use serde_json::json;
 

@@ -1,6 +1,5 @@
 //! complete, failure, bpmnError, extendLock, lock, unlock, get, list, count, set retries and
 //! error details over real HTTP against the dev engine.
-#![cfg(feature = "dev-engine")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod client_support;

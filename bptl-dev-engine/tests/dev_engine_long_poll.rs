@@ -1,5 +1,4 @@
 //! Long polling: parked fetchAndLock requests and what wakes them.
-#![cfg(feature = "dev-engine")]
 #![allow(clippy::unwrap_used)]
 
 mod dev_engine_support;

@@ -3,7 +3,6 @@
 //!
 //! Needs `node` and `npm` (CI has node 20). The client is installed once into
 //! `<workspace>/target/js-client-cache` and reused by later runs.
-#![cfg(feature = "dev-engine")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod dev_engine_support;
@@ -13,7 +12,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use bptl_camunda::dev_engine::{DevEngine, InstanceState};
+use bptl_dev_engine::{DevEngine, InstanceState};
 use serde_json::{Value, json};
 
 const CLIENT: &str = "camunda-external-task-client-js";

@@ -11,8 +11,8 @@
 //! Anything else in a BPMN file is refused at deployment, naming the element and its id.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), bptl_camunda::dev_engine::DevEngineError> {
-//! use bptl_camunda::dev_engine::DevEngine;
+//! # async fn demo() -> Result<(), bptl_dev_engine::DevEngineError> {
+//! use bptl_dev_engine::DevEngine;
 //! use serde_json::json;
 //!
 //! let engine = DevEngine::start().await?;

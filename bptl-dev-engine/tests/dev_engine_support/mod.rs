@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bptl_camunda::dev_engine::DevEngine;
+use bptl_dev_engine::DevEngine;
 use serde_json::{Value, json};
 
 pub fn fixture(name: &str) -> PathBuf {

@@ -1,6 +1,5 @@
 //! Every variable type through the engine: sent at start and with complete, read back through
 //! fetchAndLock, `GET /process-instance/{id}/variables` and history, unchanged.
-#![cfg(feature = "dev-engine")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod client_support;

@@ -1,5 +1,4 @@
 //! complete, failure, bpmnError, extendLock, lock, unlock, retries: Camunda's rules.
-#![cfg(feature = "dev-engine")]
 #![allow(clippy::unwrap_used)]
 
 mod dev_engine_support;

@@ -1,5 +1,4 @@
 //! Typed variables: every type round-trips, bad values and types are refused like Camunda.
-#![cfg(feature = "dev-engine")]
 #![allow(clippy::unwrap_used)]
 
 mod dev_engine_support;

@@ -1,5 +1,4 @@
 //! fetchAndLock (without long polling) and the external-task queries.
-#![cfg(feature = "dev-engine")]
 #![allow(clippy::unwrap_used)]
 
 mod dev_engine_support;

@@ -1,5 +1,4 @@
 //! Fault injection and server outages.
-#![cfg(feature = "dev-engine")]
 #![allow(clippy::unwrap_used)]
 
 mod dev_engine_support;
@@ -7,7 +6,7 @@ mod dev_engine_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bptl_camunda::dev_engine::Endpoint;
+use bptl_dev_engine::Endpoint;
 use dev_engine_support::Api;
 use serde_json::json;
 
@@ -155,7 +154,7 @@ async fn a_fixed_port_can_be_chosen() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let engine = bptl_camunda::dev_engine::DevEngine::builder()
+    let engine = bptl_dev_engine::DevEngine::builder()
         .port(port)
         .start()
         .await

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bptl_camunda::dev_engine::DevEngine;
 use bptl_camunda::{CamundaClient, ExternalTask, FetchAndLock, FetchTopic, StartProcess};
 use bptl_core::Variables;
+use bptl_dev_engine::DevEngine;
 
 pub const TOPIC: &str = "client-echo";
 pub const LOCK: Duration = Duration::from_secs(60);
