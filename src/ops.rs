@@ -27,6 +27,7 @@ use bptl_core::store::{StoreError, TaskFilter, TaskKey, TaskRecord, TaskStore};
 use bptl_core::{
     Engine, EngineError, EventKind, ExecuteError, Extensions, Registry, TaskMappings, TaskRef,
     TaskRun, TaskStatus, Timeline, TimelineEntry, Variables, execute as execute_unit,
+    execute::lock_expired,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -458,25 +459,23 @@ async fn run_stored<E: Engine>(
             what: format!("locking task {key} (is it still open in the engine?)"),
             source,
         })?;
-        let from = record.status;
-        record.status = TaskStatus::Initial;
+        let reset = record.reset();
         record.worker_id = options.worker_id.clone();
         record.lock_expires_at = SignedDuration::try_from(options.lock_duration)
             .ok()
             .and_then(|d| Timestamp::now().checked_add(d).ok());
-        record.updated_at = Timestamp::now();
         store.save(record).await?;
         timeline.record(
             EventKind::Note,
-            format!("execute --force: {from} → initial; locked for {:?} under worker id {}", options.lock_duration, options.worker_id),
-            serde_json::json!({ "from": from.as_str(), "to": "initial", "workerId": options.worker_id }),
+            format!("execute --force: {reset}; locked for {:?} under worker id {}", options.lock_duration, options.worker_id),
+            serde_json::json!({ "from": reset.from.as_str(), "to": "initial", "workerId": options.worker_id }),
         );
         writeln!(
             out,
             "task {key}: status reset to initial, locked for {:?}",
             options.lock_duration
         )?;
-    } else if !matches!(record.status, TaskStatus::Initial | TaskStatus::Failed) {
+    } else if !record.status.can_start() {
         return Err(OpsError::NotExecutable(format!(
             "task {key} is {}: only initial or failed tasks are executed; use --force to reset it and take a fresh lock",
             record.status
@@ -484,21 +483,30 @@ async fn run_stored<E: Engine>(
     }
 
     let task = task_from_record(record)?;
+    if let Some(expired_at) = lock_expired(&*task) {
+        // Checked before the record says `in_progress`: a unit that never starts counts no
+        // execution.
+        let err = ExecuteError::TaskExpired {
+            task_id: record.task_id.clone(),
+            expired_at,
+        };
+        return Err(OpsError::NotExecutable(format!(
+            "{err}; use --force to take a fresh lock"
+        )));
+    }
     let mut run = TaskRun::new(task)
         .with_timeline(timeline.clone())
         .with_extensions(extensions)
         .with_status(record.status);
-    record.status = TaskStatus::InProgress;
-    record.executions += 1;
-    record.updated_at = Timestamp::now();
+    // The run's own timeline says `initial → in_progress` once `execute` starts the unit.
+    let _started = record
+        .start()
+        .map_err(|e| OpsError::NotExecutable(format!("task {key} cannot run: {e}")))?;
     store.save(record).await?;
     let result = execute_unit(&mut run, registry, mappings).await;
-    record.updated_at = Timestamp::now();
     match result {
         Ok(vars) => {
-            record.status = TaskStatus::Performed;
-            record.result_variables = Some(vars.clone());
-            record.execution_error = None;
+            let _ = record.perform(vars.clone());
             store.save(record).await?;
             writeln!(out, "task {key}: performed; completing it in the engine")?;
             complete(store, engine, record, &vars, timeline).await?;
@@ -506,23 +514,11 @@ async fn run_stored<E: Engine>(
             Ok(TaskStatus::Completed)
         }
         Err(err) => {
-            let not_run = matches!(err, ExecuteError::TaskExpired { .. });
-            record.status = if not_run {
-                TaskStatus::Initial
-            } else {
-                TaskStatus::Failed
-            };
-            record.executions -= u32::from(not_run);
             let text = match &err {
                 ExecuteError::Unit(unit) => unit.chain(),
-                ExecuteError::TaskExpired { .. } => {
-                    format!("{err}; use --force to take a fresh lock")
-                }
                 other => other.to_string(),
             };
-            if !not_run {
-                record.execution_error = Some(text.clone());
-            }
+            let _ = record.fail(text.clone());
             store.save(record).await?;
             if options.force {
                 if let Err(e) = engine.unlock(&record.task_id).await {
@@ -539,11 +535,7 @@ async fn run_stored<E: Engine>(
                     );
                 }
             }
-            Err(if not_run {
-                OpsError::NotExecutable(text)
-            } else {
-                OpsError::UnitFailed(text)
-            })
+            Err(OpsError::UnitFailed(text))
         }
     }
 }
@@ -560,15 +552,11 @@ async fn complete<E: Engine>(
         .await
     {
         Ok(()) => {
-            record.status = TaskStatus::Completed;
-            record.reported_at = Some(Timestamp::now());
-            record.updated_at = Timestamp::now();
+            let completed = record.complete();
             store.save(record).await?;
-            timeline.record(
-                EventKind::Status,
-                "performed → completed",
-                serde_json::json!({ "from": "performed", "to": "completed" }),
-            );
+            if let Ok(transition) = completed {
+                transition.record(timeline, None);
+            }
             Ok(())
         }
         Err(source) => {

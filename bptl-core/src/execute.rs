@@ -6,10 +6,11 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::error::UnitError;
-use crate::mapping::TaskMappings;
-use crate::registry::{LINK_HINT, Registry};
-use crate::task::{Extensions, RunningTask, TaskContext, TaskRef, TaskStatus};
-use crate::timeline::{EventKind, Timeline};
+use crate::mapping::{TaskMapping, TaskMappings};
+use crate::registry::{LINK_HINT, Registry, UnitEntry};
+use crate::status::Transition;
+use crate::task::{BaseTask, Extensions, RunningTask, TaskContext, TaskRef, TaskStatus};
+use crate::timeline::Timeline;
 use crate::value::Variables;
 
 /// Why a task was not executed, or how its unit failed.
@@ -112,15 +113,15 @@ impl TaskRun {
         self
     }
 
-    /// Change the status and record it on the timeline.
+    /// Change the status and record it on the timeline. The change follows the
+    /// [status machine](crate::status); one it refuses is recorded as it happened all the same.
     pub fn set_status(&mut self, status: TaskStatus) {
-        let from = self.status;
+        let transition = self.status.to(status).unwrap_or(Transition {
+            from: self.status,
+            to: status,
+        });
         self.status = status;
-        self.timeline.record(
-            EventKind::Status,
-            format!("{from} → {status}"),
-            serde_json::json!({ "from": from.as_str(), "to": status.as_str() }),
-        );
+        transition.record(&self.timeline, None);
     }
 }
 
@@ -148,18 +149,82 @@ pub async fn execute(
     mappings: &TaskMappings,
 ) -> Result<Variables, ExecuteError> {
     let task = Arc::clone(&run.task);
-    let topic = task.topic_name().to_owned();
-    let Some(mapping) = mappings.get(&topic) else {
+    let unit = resolve(&*task, mappings.get(task.topic_name()), registry)?;
+    if !run.status.can_start() {
+        return Err(match run.status {
+            TaskStatus::InProgress => ExecuteError::TaskInProgress {
+                task_id: task.task_id().to_owned(),
+            },
+            status => ExecuteError::TaskPerformed {
+                task_id: task.task_id().to_owned(),
+                status,
+            },
+        });
+    }
+    if let Some(expired_at) = lock_expired(&*task) {
+        return Err(ExecuteError::TaskExpired {
+            task_id: task.task_id().to_owned(),
+            expired_at,
+        });
+    }
+    run.set_status(TaskStatus::InProgress);
+    let context = TaskContext {
+        mapping: Some(Arc::clone(&unit.mapping)),
+        timeline: run.timeline.clone(),
+        extensions: run.extensions.clone(),
+    };
+    let running: TaskRef = Arc::new(RunningTask::new(task, context));
+    match unit.run(running).await {
+        Ok(vars) => {
+            run.result_variables = Some(vars.clone());
+            run.set_status(TaskStatus::Performed);
+            Ok(vars)
+        }
+        Err(error) => {
+            run.execution_error = Some(error.chain());
+            run.set_status(TaskStatus::Failed);
+            Err(ExecuteError::Unit(error))
+        }
+    }
+}
+
+/// When the task's lock expired, if it has (expiry ≤ now): its unit must not start.
+pub fn lock_expired(task: &dyn BaseTask) -> Option<Timestamp> {
+    task.lock_expires_at().filter(|at| *at <= Timestamp::now())
+}
+
+/// A task's mapping and the unit it names, resolved once: what runs the unit.
+#[derive(Debug, Clone)]
+pub struct ResolvedUnit<'r> {
+    /// The mapping the task runs under.
+    pub mapping: Arc<TaskMapping>,
+    /// The registered unit.
+    pub entry: &'r UnitEntry,
+}
+
+/// Resolve `task`'s unit from its topic's `mapping` (`None`: the topic has none) in
+/// `registry`, with BPTL's messages: no mapping or an unregistered callback is
+/// [`ExecuteError::NoCallback`] (with "did you mean" or the link idiom); an inactive mapping or
+/// one for another engine is refused.
+pub fn resolve<'r>(
+    task: &dyn BaseTask,
+    mapping: Option<&Arc<TaskMapping>>,
+    registry: &'r Registry,
+) -> Result<ResolvedUnit<'r>, ExecuteError> {
+    let topic = task.topic_name();
+    let Some(mapping) = mapping else {
         return Err(ExecuteError::NoCallback(format!(
             "Could not find a topic/callback mapping for topic '{topic}'."
         )));
     };
     if !mapping.active {
-        return Err(ExecuteError::MappingInactive { topic });
+        return Err(ExecuteError::MappingInactive {
+            topic: topic.to_owned(),
+        });
     }
     if mapping.engine != task.engine_type() {
         return Err(ExecuteError::WrongEngine {
-            topic,
+            topic: topic.to_owned(),
             mapping_engine: mapping.engine.clone(),
             task_engine: task.engine_type().to_owned(),
         });
@@ -178,62 +243,31 @@ pub async fn execute(
         }
         return Err(ExecuteError::NoCallback(message));
     };
-    match run.status {
-        TaskStatus::Performed | TaskStatus::Completed => {
-            return Err(ExecuteError::TaskPerformed {
-                task_id: task.task_id().to_owned(),
-                status: run.status,
-            });
-        }
-        TaskStatus::InProgress => {
-            return Err(ExecuteError::TaskInProgress {
-                task_id: task.task_id().to_owned(),
-            });
-        }
-        TaskStatus::Initial | TaskStatus::Failed => {}
-    }
-    if let Some(expiry) = task.lock_expires_at()
-        && expiry <= Timestamp::now()
-    {
-        return Err(ExecuteError::TaskExpired {
-            task_id: task.task_id().to_owned(),
-            expired_at: expiry,
-        });
-    }
+    Ok(ResolvedUnit {
+        mapping: Arc::clone(mapping),
+        entry,
+    })
+}
 
-    run.set_status(TaskStatus::InProgress);
-    let context = TaskContext {
-        mapping: Some(Arc::clone(mapping)),
-        timeline: run.timeline.clone(),
-        extensions: run.extensions.clone(),
-    };
-    let running: TaskRef = Arc::new(RunningTask::new(task, context));
-    let mut handle = tokio::spawn((entry.run)(running));
-    // If this future is dropped (the runtime aborts the task, or shutdown), the unit stops too:
-    // it must never keep running detached while another worker may run the same task.
-    let _abort_on_drop = AbortOnDrop(handle.abort_handle());
-    let joined = match mapping.timeout {
-        Some(limit) => match tokio::time::timeout(limit, &mut handle).await {
-            Ok(joined) => joined,
-            Err(_) => Ok(Err(UnitError::Timeout(limit))),
-        },
-        None => (&mut handle).await,
-    };
-    let outcome = match joined {
-        Ok(result) => result,
-        Err(join) if join.is_panic() => Err(UnitError::Panic(panic_message(join.into_panic()))),
-        Err(join) => Err(UnitError::other(join)),
-    };
-    match outcome {
-        Ok(vars) => {
-            run.result_variables = Some(vars.clone());
-            run.set_status(TaskStatus::Performed);
-            Ok(vars)
-        }
-        Err(error) => {
-            run.execution_error = Some(error.chain());
-            run.set_status(TaskStatus::Failed);
-            Err(ExecuteError::Unit(error))
+impl ResolvedUnit<'_> {
+    /// Run the unit with `task` (the runtime's task object, context attached) and return its
+    /// result: a panic or the mapping's timeout is a failure, never a dead worker. Dropping the
+    /// future stops the unit: it never keeps running detached while another worker may run
+    /// the same task.
+    pub async fn run(&self, task: TaskRef) -> Result<Variables, UnitError> {
+        let mut handle = tokio::spawn((self.entry.run)(task));
+        let _abort_on_drop = AbortOnDrop(handle.abort_handle());
+        let joined = match self.mapping.timeout {
+            Some(limit) => match tokio::time::timeout(limit, &mut handle).await {
+                Ok(joined) => joined,
+                Err(_) => Ok(Err(UnitError::Timeout(limit))),
+            },
+            None => (&mut handle).await,
+        };
+        match joined {
+            Ok(result) => result,
+            Err(join) if join.is_panic() => Err(UnitError::Panic(panic_message(join.into_panic()))),
+            Err(join) => Err(UnitError::other(join)),
         }
     }
 }

@@ -58,6 +58,7 @@ pub mod execute;
 pub mod mapping;
 pub mod registry;
 pub mod runtime;
+pub mod status;
 pub mod store;
 pub mod task;
 pub mod timeline;
@@ -72,6 +73,7 @@ pub use execute::{ExecuteError, TaskRun, execute};
 pub use mapping::{MappingError, RetryPolicy, TaskMapping, TaskMappings};
 pub use registry::{LINK_HINT, Registry, RegistryError, RequiredService, UnitEntry, UnitKind};
 pub use runtime::{CallbackSender, Worker, WorkerConfig, WorkerHandle, WorkerStats};
+pub use status::{StatusError, Transition};
 pub use store::{
     HourlyRow, InMemoryStore, StatsRow, StoreError, TaskFilter, TaskKey, TaskRecord, TaskStore,
 };

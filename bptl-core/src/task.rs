@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use jiff::Timestamp;
 
@@ -12,6 +12,52 @@ use crate::mapping::TaskMapping;
 use crate::timeline::Timeline;
 use crate::value::{Value, Variables};
 
+pub use crate::status::TaskStatus;
+
+/// Declares [`BaseTask`] and, from the same list of methods, [`RunningTask`]'s implementation
+/// of it: every method forwards to the wrapped task except `context` (the running task's own)
+/// and `get_variables` (parsed once per task, then shared). A method added to the trait is
+/// forwarded with it: it cannot silently fall back to its default for a running task.
+macro_rules! base_task {
+    (
+        $(#[$meta:meta])*
+        pub trait BaseTask: Send + Sync + 'static {
+            $( $(#[$mmeta:meta])* fn $name:ident(&$self:ident) -> $ret:ty $($default:block)? $(;)? )*
+        }
+    ) => {
+        $(#[$meta])*
+        pub trait BaseTask: Send + Sync + 'static {
+            $( base_task!(@declare $(#[$mmeta])* fn $name($self) -> $ret $(, $default)?); )*
+        }
+
+        impl BaseTask for RunningTask {
+            $( base_task!(@forward $name -> $ret); )*
+        }
+    };
+    (@declare $(#[$m:meta])* fn $name:ident($self:ident) -> $ret:ty) => {
+        $(#[$m])* fn $name(&$self) -> $ret;
+    };
+    (@declare $(#[$m:meta])* fn $name:ident($self:ident) -> $ret:ty, $default:block) => {
+        $(#[$m])* fn $name(&$self) -> $ret $default
+    };
+    (@forward context -> $ret:ty) => {
+        fn context(&self) -> $ret {
+            Some(&self.context)
+        }
+    };
+    (@forward get_variables -> $ret:ty) => {
+        fn get_variables(&self) -> $ret {
+            self.variables()
+        }
+    };
+    (@forward $name:ident -> $ret:ty) => {
+        fn $name(&self) -> $ret {
+            self.inner.$name()
+        }
+    };
+}
+
+base_task! {
 /// A task to execute, as any task source (an engine, a schedule, a test) provides it.
 ///
 /// Engine integrations implement it (e.g. `bptl_camunda::ExternalTask`); [`InMemoryTask`]
@@ -78,6 +124,7 @@ pub trait BaseTask: Send + Sync + 'static {
     fn context(&self) -> Option<&TaskContext> {
         None
     }
+}
 }
 
 impl dyn BaseTask {
@@ -147,65 +194,41 @@ pub struct TaskContext {
     pub extensions: Extensions,
 }
 
-/// A task together with its [`TaskContext`]: what units receive under the runtime.
+/// A task together with its [`TaskContext`]: the runtime's task object, which units receive.
 ///
-/// All [`BaseTask`] methods delegate to the inner task, so downcasting reaches the engine type.
+/// Every [`BaseTask`] method reaches the inner task (the forwarding is generated from the
+/// trait's own method list), so downcasting reaches the engine type; only
+/// [`context`](BaseTask::context) is the running task's, and the variables are parsed from the
+/// source's JSON once, then shared by the unit and the runtime.
 pub struct RunningTask {
     inner: TaskRef,
     context: TaskContext,
+    variables: OnceLock<Variables>,
 }
 
 impl RunningTask {
     /// Wrap `inner` with `context`.
     pub fn new(inner: TaskRef, context: TaskContext) -> Self {
-        Self { inner, context }
+        Self {
+            inner,
+            context,
+            variables: OnceLock::new(),
+        }
     }
 
     /// The wrapped task.
     pub fn inner(&self) -> &TaskRef {
         &self.inner
     }
-}
 
-impl BaseTask for RunningTask {
-    fn task_id(&self) -> &str {
-        self.inner.task_id()
-    }
-    fn topic_name(&self) -> &str {
-        self.inner.topic_name()
-    }
-    fn get_variables(&self) -> Result<Variables, UnitError> {
-        self.inner.get_variables()
-    }
-    fn engine_type(&self) -> &str {
-        self.inner.engine_type()
-    }
-    fn as_any(&self) -> &dyn Any {
-        self.inner.as_any()
-    }
-    fn process_instance_id(&self) -> Option<&str> {
-        self.inner.process_instance_id()
-    }
-    fn business_key(&self) -> Option<&str> {
-        self.inner.business_key()
-    }
-    fn lock_expires_at(&self) -> Option<Timestamp> {
-        self.inner.lock_expires_at()
-    }
-    fn worker_id(&self) -> Option<&str> {
-        self.inner.worker_id()
-    }
-    fn retries(&self) -> Option<i32> {
-        self.inner.retries()
-    }
-    fn priority(&self) -> i64 {
-        self.inner.priority()
-    }
-    fn raw_variables(&self) -> serde_json::Value {
-        self.inner.raw_variables()
-    }
-    fn context(&self) -> Option<&TaskContext> {
-        Some(&self.context)
+    /// The variables, parsed on first use (an error is not kept: the next call tries again
+    /// and names the same variable).
+    fn variables(&self) -> Result<Variables, UnitError> {
+        if let Some(vars) = self.variables.get() {
+            return Ok(vars.clone());
+        }
+        let vars = self.inner.get_variables()?;
+        Ok(self.variables.get_or_init(|| vars).clone())
     }
 }
 
@@ -288,63 +311,6 @@ impl BaseTask for InMemoryTask {
     }
     fn retries(&self) -> Option<i32> {
         self.retries
-    }
-}
-
-/// The status of a task record, as in BPTL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TaskStatus {
-    /// Fetched, not yet run.
-    Initial,
-    /// The unit is running.
-    InProgress,
-    /// The unit succeeded; the engine has not heard yet.
-    Performed,
-    /// The unit failed.
-    Failed,
-    /// The engine accepted the completion.
-    Completed,
-}
-
-impl TaskStatus {
-    /// All statuses in lifecycle order.
-    pub const ALL: [TaskStatus; 5] = [
-        TaskStatus::Initial,
-        TaskStatus::InProgress,
-        TaskStatus::Performed,
-        TaskStatus::Failed,
-        TaskStatus::Completed,
-    ];
-
-    /// The status as BPTL spells it: `initial`, `in_progress`, `performed`, `failed`, `completed`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            TaskStatus::Initial => "initial",
-            TaskStatus::InProgress => "in_progress",
-            TaskStatus::Performed => "performed",
-            TaskStatus::Failed => "failed",
-            TaskStatus::Completed => "completed",
-        }
-    }
-}
-
-impl fmt::Display for TaskStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for TaskStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        TaskStatus::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown task status '{s}': use one of initial, in_progress, performed, failed, completed"
-                )
-            })
     }
 }
 
@@ -444,9 +410,86 @@ fn expected_description<T>() -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::variables;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Overrides every defaulted method with a value no default gives.
+    struct Everything {
+        parsed: AtomicUsize,
+    }
+
+    impl BaseTask for Everything {
+        fn task_id(&self) -> &str {
+            "id-1"
+        }
+        fn topic_name(&self) -> &str {
+            "topic-1"
+        }
+        fn get_variables(&self) -> Result<Variables, UnitError> {
+            self.parsed.fetch_add(1, Ordering::SeqCst);
+            Ok(variables! { "n": 1 })
+        }
+        fn engine_type(&self) -> &str {
+            "everything"
+        }
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+        fn process_instance_id(&self) -> Option<&str> {
+            Some("pi-1")
+        }
+        fn business_key(&self) -> Option<&str> {
+            Some("bk-1")
+        }
+        fn lock_expires_at(&self) -> Option<Timestamp> {
+            Some(Timestamp::UNIX_EPOCH)
+        }
+        fn worker_id(&self) -> Option<&str> {
+            Some("w-1")
+        }
+        fn retries(&self) -> Option<i32> {
+            Some(7)
+        }
+        fn priority(&self) -> i64 {
+            42
+        }
+        fn raw_variables(&self) -> serde_json::Value {
+            serde_json::json!({ "raw": true })
+        }
+    }
+
+    #[test]
+    fn a_running_task_reaches_every_method_of_the_real_task() {
+        let inner = Arc::new(Everything {
+            parsed: AtomicUsize::new(0),
+        });
+        let running = RunningTask::new(inner.clone(), TaskContext::default());
+        let task: &dyn BaseTask = &running;
+        assert_eq!(task.task_id(), "id-1");
+        assert_eq!(task.topic_name(), "topic-1");
+        assert_eq!(task.engine_type(), "everything");
+        assert_eq!(task.process_instance_id(), Some("pi-1"));
+        assert_eq!(task.business_key(), Some("bk-1"));
+        assert_eq!(task.lock_expires_at(), Some(Timestamp::UNIX_EPOCH));
+        assert_eq!(task.worker_id(), Some("w-1"));
+        assert_eq!(task.retries(), Some(7));
+        assert_eq!(task.priority(), 42);
+        assert_eq!(task.raw_variables(), serde_json::json!({ "raw": true }));
+        assert!(task.downcast_ref::<Everything>().is_some());
+        assert!(task.context().is_some());
+        assert!(inner.context().is_none());
+        for _ in 0..3 {
+            assert_eq!(task.get_variables().unwrap().len(), 1);
+        }
+        assert_eq!(
+            inner.parsed.load(Ordering::SeqCst),
+            1,
+            "parsed once, then shared"
+        );
+    }
 
     #[test]
     fn check_variable_rules() {
@@ -487,13 +530,5 @@ mod tests {
             err.to_string(),
             "The variable n must be a string (String), but it is an Integer (3)."
         );
-    }
-
-    #[test]
-    fn status_names() {
-        for st in TaskStatus::ALL {
-            assert_eq!(st.as_str().parse::<TaskStatus>(), Ok(st));
-        }
-        assert_eq!(TaskStatus::InProgress.to_string(), "in_progress");
     }
 }
