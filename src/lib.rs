@@ -39,8 +39,8 @@ extern crate self as bptl;
 // The core's modules, as in `bptl-core`.
 #[doc(inline)]
 pub use bptl_core::{
-    duration, engine, error, execute, mapping, registry, runtime, store, task, timeline, unit,
-    value,
+    duration, engine, error, execute, mapping, registry, runtime, status, store, task, timeline,
+    unit, value,
 };
 
 // The macros: `#[register]`, `#[require_service]`, `variables!`, `link_units!`.
@@ -55,9 +55,9 @@ pub use bptl_core::async_trait;
 #[doc(inline)]
 pub use bptl_core::{
     BaseTask, BpmnError, DateValue, Extensions, Failure, FileValue, InMemoryTask, IntoUnitResult,
-    ObjectData, ObjectValue, RunningTask, TaskContext, TaskRef, TaskStatus, UnitError, UnitFuture,
-    Value, Variables, WorkUnit, check_variable, check_variable_allow_empty, check_variable_as,
-    optional_variable_as,
+    ObjectData, ObjectValue, RunningTask, StatusError, TaskContext, TaskRef, TaskStatus,
+    Transition, UnitError, UnitFuture, Value, Variables, WorkUnit, check_variable,
+    check_variable_allow_empty, check_variable_as, optional_variable_as,
 };
 
 // The registry, task mappings and execution.
