@@ -36,6 +36,7 @@ mod client;
 mod error;
 mod external_task;
 pub mod variables;
+pub mod wire;
 
 pub use adapter::CamundaEngine;
 pub use client::{

@@ -13,7 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::RestError;
 use super::faults::Faults;
-use super::state::{Effects, FetchRequest, State, now_ms};
+use bptl_camunda::wire::FetchAndLockBody;
+
+use super::state::{Effects, State, now_ms, validate_fetch};
 
 /// Camunda parks at most this many fetchAndLock requests.
 pub const MAX_PARKED: usize = 200;
@@ -139,10 +141,10 @@ impl EngineCore {
     /// `connection` is cancelled when the HTTP connection is closed by the engine.
     pub async fn fetch_and_lock(
         &self,
-        req: FetchRequest,
+        req: FetchAndLockBody,
         connection: Option<CancellationToken>,
     ) -> Result<Vec<Value>, RestError> {
-        req.validate()?;
+        validate_fetch(&req)?;
         let timeout = req.async_response_timeout.unwrap_or(0).max(0);
         let topics = req.topic_names();
         let (mut receivers, first) = {

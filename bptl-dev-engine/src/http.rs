@@ -23,12 +23,14 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
+use bptl_camunda::wire::{BpmnErrorBody, CompleteBody, FailureBody, FetchAndLockBody, LockBody};
+
 use super::engine::EngineCore;
 use super::error::RestError;
 use super::faults::{Endpoint, FaultAction};
 use super::state::{
-    Definition, DeploymentRequest, DeploymentResource, FetchRequest, State as EngineState,
-    TaskQuery, request_variables,
+    Definition, DeploymentRequest, DeploymentResource, State as EngineState, TaskQuery,
+    request_variables,
 };
 use super::variables::{StoredVariable, VariableContext, variables_to_json};
 
@@ -666,7 +668,7 @@ async fn fetch_and_lock(
     ConnectInfo(ConnToken(conn)): ConnectInfo<ConnToken>,
     body: Bytes,
 ) -> Answer {
-    let req: FetchRequest = parse_body(&body)?;
+    let req: FetchAndLockBody = parse_body(&body)?;
     // Camunda and Operaton keep a parked fetch whose client went away and lock the next
     // matching tasks for it (they stay locked until the lock expires). The request runs on
     // its own task so that the client closing its connection (which drops this handler)
@@ -693,23 +695,8 @@ async fn task_error_details(State(core): State<Core>, Path(id): Path<String>) ->
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TaskBody {
-    worker_id: Option<String>,
-    variables: Option<Value>,
-    local_variables: Option<Value>,
-    error_message: Option<String>,
-    error_details: Option<String>,
-    error_code: Option<String>,
-    retries: Option<i64>,
-    retry_timeout: Option<i64>,
-    new_duration: Option<i64>,
-    lock_duration: Option<i64>,
-}
-
 async fn complete(State(core): State<Core>, Path(id): Path<String>, body: Bytes) -> Answer {
-    let b: TaskBody = parse_body(&body)?;
+    let b: CompleteBody = parse_body(&body)?;
     let vars = request_variables(b.variables.as_ref(), VariableContext::Task)?;
     let local = request_variables(b.local_variables.as_ref(), VariableContext::Task)?;
     core.run(|s| Ok(((), s.complete(&id, b.worker_id.as_deref(), vars, local)?)))?;
@@ -717,7 +704,7 @@ async fn complete(State(core): State<Core>, Path(id): Path<String>, body: Bytes)
 }
 
 async fn failure(State(core): State<Core>, Path(id): Path<String>, body: Bytes) -> Answer {
-    let b: TaskBody = parse_body(&body)?;
+    let b: FailureBody = parse_body(&body)?;
     let vars = request_variables(b.variables.as_ref(), VariableContext::Task)?;
     let local = request_variables(b.local_variables.as_ref(), VariableContext::Task)?;
     core.run(|s| {
@@ -739,7 +726,7 @@ async fn failure(State(core): State<Core>, Path(id): Path<String>, body: Bytes) 
 }
 
 async fn bpmn_error(State(core): State<Core>, Path(id): Path<String>, body: Bytes) -> Answer {
-    let b: TaskBody = parse_body(&body)?;
+    let b: BpmnErrorBody = parse_body(&body)?;
     let vars = request_variables(b.variables.as_ref(), VariableContext::Task)?;
     core.run(|s| {
         Ok((
@@ -757,7 +744,7 @@ async fn bpmn_error(State(core): State<Core>, Path(id): Path<String>, body: Byte
 }
 
 async fn extend_lock(State(core): State<Core>, Path(id): Path<String>, body: Bytes) -> Answer {
-    let b: TaskBody = parse_body(&body)?;
+    let b: LockBody = parse_body(&body)?;
     core.run(|s| {
         Ok((
             (),
@@ -768,7 +755,7 @@ async fn extend_lock(State(core): State<Core>, Path(id): Path<String>, body: Byt
 }
 
 async fn lock(State(core): State<Core>, Path(id): Path<String>, body: Bytes) -> Answer {
-    let b: TaskBody = parse_body(&body)?;
+    let b: LockBody = parse_body(&body)?;
     core.run(|s| Ok(((), s.lock(&id, b.worker_id.as_deref(), b.lock_duration)?)))?;
     Ok(no_content())
 }

@@ -24,6 +24,15 @@ pub use model::{
 use crate::error::CamundaError;
 use crate::external_task::ExternalTask;
 use crate::variables::{variables_from_typed, variables_to_typed};
+use crate::wire::{BpmnErrorBody, CompleteBody, FailureBody, LockBody};
+
+/// Typed JSON of `variables`, `None` when there are none (the field is then left out).
+fn typed_unless_empty(variables: &Variables) -> Result<Option<Json>, CamundaError> {
+    if variables.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Json::Object(variables_to_typed(variables)?)))
+}
 
 /// The default HTTP timeout of calls other than a long-polling fetchAndLock.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -386,7 +395,11 @@ impl CamundaClient {
         })
     }
 
-    async fn post_json(&self, segments: &[&str], body: &Json) -> Result<(), CamundaError> {
+    async fn post_json<B: serde::Serialize + ?Sized>(
+        &self,
+        segments: &[&str],
+        body: &B,
+    ) -> Result<(), CamundaError> {
         let (builder, call) = self.request(Method::POST, segments);
         self.send(&call, builder.json(body)).await.map(drop)
     }
@@ -428,13 +441,11 @@ impl CamundaClient {
         variables: &Variables,
         local_variables: &Variables,
     ) -> Result<(), CamundaError> {
-        let mut body = json!({
-            "workerId": worker_id,
-            "variables": variables_to_typed(variables)?,
-        });
-        if !local_variables.is_empty() {
-            body["localVariables"] = Json::Object(variables_to_typed(local_variables)?);
-        }
+        let body = CompleteBody {
+            worker_id: Some(worker_id.to_owned()),
+            variables: Some(Json::Object(variables_to_typed(variables)?)),
+            local_variables: typed_unless_empty(local_variables)?,
+        };
         self.post_json(&["external-task", task_id, "complete"], &body)
             .await
     }
@@ -445,21 +456,15 @@ impl CamundaClient {
         task_id: &str,
         request: &FailureRequest,
     ) -> Result<(), CamundaError> {
-        let mut body = json!({
-            "workerId": request.worker_id,
-            "errorMessage": request.error_message,
-            "retries": request.retries,
-            "retryTimeout": model::millis(request.retry_timeout),
-        });
-        if let Some(details) = &request.error_details {
-            body["errorDetails"] = Json::from(details.as_str());
-        }
-        if !request.variables.is_empty() {
-            body["variables"] = Json::Object(variables_to_typed(&request.variables)?);
-        }
-        if !request.local_variables.is_empty() {
-            body["localVariables"] = Json::Object(variables_to_typed(&request.local_variables)?);
-        }
+        let body = FailureBody {
+            worker_id: Some(request.worker_id.clone()),
+            error_message: Some(request.error_message.clone()),
+            error_details: request.error_details.clone(),
+            retries: Some(i64::from(request.retries)),
+            retry_timeout: Some(model::millis(request.retry_timeout)),
+            variables: typed_unless_empty(&request.variables)?,
+            local_variables: typed_unless_empty(&request.local_variables)?,
+        };
         self.post_json(&["external-task", task_id, "failure"], &body)
             .await
     }
@@ -470,16 +475,12 @@ impl CamundaClient {
         task_id: &str,
         request: &BpmnErrorRequest,
     ) -> Result<(), CamundaError> {
-        let mut body = json!({
-            "workerId": request.worker_id,
-            "errorCode": request.error_code,
-        });
-        if let Some(message) = &request.error_message {
-            body["errorMessage"] = Json::from(message.as_str());
-        }
-        if !request.variables.is_empty() {
-            body["variables"] = Json::Object(variables_to_typed(&request.variables)?);
-        }
+        let body = BpmnErrorBody {
+            worker_id: Some(request.worker_id.clone()),
+            error_code: Some(request.error_code.clone()),
+            error_message: request.error_message.clone(),
+            variables: typed_unless_empty(&request.variables)?,
+        };
         self.post_json(&["external-task", task_id, "bpmnError"], &body)
             .await
     }
@@ -491,7 +492,11 @@ impl CamundaClient {
         worker_id: &str,
         duration: Duration,
     ) -> Result<(), CamundaError> {
-        let body = json!({"workerId": worker_id, "newDuration": model::millis(duration)});
+        let body = LockBody {
+            worker_id: Some(worker_id.to_owned()),
+            new_duration: Some(model::millis(duration)),
+            ..LockBody::default()
+        };
         self.post_json(&["external-task", task_id, "extendLock"], &body)
             .await
     }
@@ -503,7 +508,11 @@ impl CamundaClient {
         worker_id: &str,
         duration: Duration,
     ) -> Result<(), CamundaError> {
-        let body = json!({"workerId": worker_id, "lockDuration": model::millis(duration)});
+        let body = LockBody {
+            worker_id: Some(worker_id.to_owned()),
+            lock_duration: Some(model::millis(duration)),
+            ..LockBody::default()
+        };
         self.post_json(&["external-task", task_id, "lock"], &body)
             .await
     }

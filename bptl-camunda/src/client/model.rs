@@ -7,28 +7,65 @@ use bptl_core::{DateValue, Variables};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::external_task::{null_as_default, optional_date};
+use crate::wire::{FetchAndLockBody, SortingBody, TopicBody};
 
 /// Milliseconds, as Camunda's durations travel.
-pub(crate) fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+pub(crate) fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn serialize_millis<S: Serializer>(duration: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(millis(*duration))
+/// `Some(true)` for `true`: a `false` flag is left out of the request (Camunda's default).
+fn flag(b: bool) -> Option<bool> {
+    b.then_some(true)
 }
 
-fn serialize_optional_millis<S: Serializer>(
-    duration: &Option<Duration>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match duration {
-        Some(d) => s.serialize_u64(millis(*d)),
-        None => s.serialize_none(),
+impl From<FetchTopic> for TopicBody {
+    fn from(t: FetchTopic) -> Self {
+        TopicBody {
+            topic_name: Some(t.topic_name),
+            lock_duration: Some(millis(t.lock_duration)),
+            variables: t.variables,
+            local_variables: flag(t.local_variables),
+            business_key: t.business_key,
+            process_definition_id: t.process_definition_id,
+            process_definition_id_in: t.process_definition_id_in,
+            process_definition_key: t.process_definition_key,
+            process_definition_key_in: t.process_definition_key_in,
+            process_definition_version_tag: t.process_definition_version_tag,
+            without_tenant_id: flag(t.without_tenant_id),
+            tenant_id_in: t.tenant_id_in,
+            process_variables: t.process_variables,
+            deserialize_values: flag(t.deserialize_values),
+            include_extension_properties: flag(t.include_extension_properties),
+        }
     }
 }
 
-fn is_false(b: &bool) -> bool {
-    !*b
+impl From<FetchAndLock> for FetchAndLockBody {
+    fn from(r: FetchAndLock) -> Self {
+        let sorting = r
+            .sorting
+            .into_iter()
+            .map(|s| SortingBody {
+                sort_by: Some(s.sort_by),
+                sort_order: Some(
+                    match s.sort_order {
+                        SortOrder::Asc => "asc",
+                        SortOrder::Desc => "desc",
+                    }
+                    .to_owned(),
+                ),
+            })
+            .collect::<Vec<_>>();
+        FetchAndLockBody {
+            worker_id: Some(r.worker_id),
+            max_tasks: Some(i64::from(r.max_tasks)),
+            use_priority: flag(r.use_priority),
+            async_response_timeout: r.async_response_timeout.map(millis),
+            sorting: (!sorting.is_empty()).then_some(sorting),
+            topics: Some(r.topics.into_iter().map(TopicBody::from).collect()),
+        }
+    }
 }
 
 /// A sort direction.
@@ -76,51 +113,37 @@ impl FetchSorting {
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(into = "TopicBody")]
 pub struct FetchTopic {
     /// The topic name.
     pub topic_name: String,
     /// How long fetched tasks stay locked (must be > 0).
-    #[serde(serialize_with = "serialize_millis")]
     pub lock_duration: Duration,
     /// Only these variables (`None`: all).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub variables: Option<Vec<String>>,
     /// Only the task's local variables.
-    #[serde(skip_serializing_if = "is_false")]
     pub local_variables: bool,
     /// Only tasks of process instances with this business key.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub business_key: Option<String>,
     /// Only tasks of this process definition.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub process_definition_id: Option<String>,
     /// Only tasks of these process definitions.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub process_definition_id_in: Option<Vec<String>>,
     /// Only tasks of process definitions with this key.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub process_definition_key: Option<String>,
     /// Only tasks of process definitions with one of these keys.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub process_definition_key_in: Option<Vec<String>>,
     /// Only tasks of process definitions with this version tag.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub process_definition_version_tag: Option<String>,
     /// Only tasks without a tenant.
-    #[serde(skip_serializing_if = "is_false")]
     pub without_tenant_id: bool,
     /// Only tasks of these tenants.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant_id_in: Option<Vec<String>>,
     /// Only tasks whose process variables equal these values (plain JSON values).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub process_variables: Option<serde_json::Map<String, serde_json::Value>>,
     /// Ask for Object values deserialized (this client reads both forms).
-    #[serde(skip_serializing_if = "is_false")]
     pub deserialize_values: bool,
     /// Include the service task's extension properties (Camunda 7.14+).
-    #[serde(skip_serializing_if = "is_false")]
     pub include_extension_properties: bool,
 }
 
@@ -215,24 +238,18 @@ impl FetchTopic {
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(into = "FetchAndLockBody")]
 pub struct FetchAndLock {
     /// The worker id the tasks are locked for.
     pub worker_id: String,
     /// At most this many tasks (0 answers `[]`).
     pub max_tasks: u32,
     /// Highest priority first.
-    #[serde(skip_serializing_if = "is_false")]
     pub use_priority: bool,
     /// Long-poll this long when no task is available (`None`: answer at once; Camunda's
     /// maximum is 30 minutes).
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "serialize_optional_millis"
-    )]
     pub async_response_timeout: Option<Duration>,
     /// Sorting (Camunda 7.21+).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sorting: Vec<FetchSorting>,
     /// The topics.
     pub topics: Vec<FetchTopic>,

@@ -10,11 +10,17 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
+use bptl_core::DateValue;
+
 use super::bpmn::{NodeKind, ProcessModel, parse_bpmn};
 use super::error::RestError;
 use super::variables::{
     StoredVariable, VariableContext, Variables, parse_variables, variables_to_json,
 };
+
+mod fetch;
+
+pub use fetch::validate_fetch;
 
 /// Camunda cuts incident messages to this many characters.
 const MAX_INCIDENT_MESSAGE: usize = 666;
@@ -24,12 +30,12 @@ pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-/// Formats milliseconds since the epoch as a Camunda date in the system time zone.
+/// Formats milliseconds since the epoch as a Camunda date in the system time zone (with the
+/// one Camunda date formatter, [`DateValue::to_camunda_string`]).
 pub fn format_date(ms: i64) -> String {
-    let ts = jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    ts.to_zoned_datetime(jiff::tz::TimeZone::system())
-        .strftime("%Y-%m-%dT%H:%M:%S%.3f%z")
-        .to_string()
+    let timestamp = jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let offset = jiff::tz::TimeZone::system().to_offset(timestamp);
+    DateValue { timestamp, offset }.to_camunda_string()
 }
 
 fn opt_date(ms: Option<i64>) -> Value {
@@ -243,104 +249,6 @@ impl Incident {
             "jobDefinitionId": null,
             "annotation": null,
         })
-    }
-}
-
-/// One topic of a fetchAndLock request.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TopicRequest {
-    pub topic_name: Option<String>,
-    pub lock_duration: Option<i64>,
-    pub variables: Option<Vec<String>>,
-    #[serde(default)]
-    pub local_variables: Option<bool>,
-    pub business_key: Option<String>,
-    pub process_definition_id: Option<String>,
-    pub process_definition_id_in: Option<Vec<String>>,
-    pub process_definition_key: Option<String>,
-    pub process_definition_key_in: Option<Vec<String>>,
-    pub process_definition_version_tag: Option<String>,
-    #[serde(default)]
-    pub without_tenant_id: Option<bool>,
-    pub tenant_id_in: Option<Vec<String>>,
-    pub process_variables: Option<Map<String, Value>>,
-    #[serde(default)]
-    pub deserialize_values: Option<bool>,
-    #[serde(default)]
-    pub include_extension_properties: Option<bool>,
-}
-
-/// A sort criterion of a fetchAndLock request.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SortingRequest {
-    pub sort_by: Option<String>,
-    pub sort_order: Option<String>,
-}
-
-/// The body of `POST /external-task/fetchAndLock`.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FetchRequest {
-    pub worker_id: Option<String>,
-    pub max_tasks: Option<i64>,
-    #[serde(default)]
-    pub use_priority: Option<bool>,
-    pub async_response_timeout: Option<i64>,
-    pub sorting: Option<Vec<SortingRequest>>,
-    pub topics: Option<Vec<TopicRequest>>,
-}
-
-impl FetchRequest {
-    /// Validates the request the way Camunda does; returns the worker id.
-    pub fn validate(&self) -> Result<(), RestError> {
-        if let Some(t) = self.async_response_timeout
-            && t > 1_800_000
-        {
-            return Err(RestError::invalid_request(
-                "The asynchronous response timeout cannot be set to a value greater than 1800000 milliseconds",
-            ));
-        }
-        if self.worker_id.is_none() {
-            return Err(RestError::null_value("workerId"));
-        }
-        for sort in self.sorting.iter().flatten() {
-            if sort.sort_by.as_deref() != Some("createTime") {
-                return Err(RestError::invalid_request(format!(
-                    "Cannot set query sortBy parameter to value {}",
-                    sort.sort_by.as_deref().unwrap_or("null")
-                )));
-            }
-            match sort.sort_order.as_deref() {
-                Some("asc" | "desc") => {}
-                other => {
-                    return Err(RestError::invalid_request(format!(
-                        "Cannot set query sortOrder parameter to value {}",
-                        other.unwrap_or("null")
-                    )));
-                }
-            }
-        }
-        for topic in self.topics.iter().flatten() {
-            if topic.topic_name.is_none() {
-                return Err(RestError::null_value("topicName"));
-            }
-            match topic.lock_duration {
-                Some(d) if d > 0 => {}
-                _ => return Err(RestError::engine("lockTime is not greater than 0")),
-            }
-        }
-        Ok(())
-    }
-
-    /// The topic names of the request.
-    pub fn topic_names(&self) -> Vec<String> {
-        self.topics
-            .iter()
-            .flatten()
-            .filter_map(|t| t.topic_name.clone())
-            .collect()
     }
 }
 
@@ -1108,178 +1016,6 @@ impl State {
     }
 
     // ----- external tasks -----
-
-    /// Fetches and locks tasks (`POST /external-task/fetchAndLock`).
-    pub fn fetch_and_lock(&mut self, req: &FetchRequest, now: i64) -> (Vec<Value>, Effects) {
-        let mut effects = Effects::default();
-        let max = usize::try_from(req.max_tasks.unwrap_or(0).max(0)).unwrap_or(0);
-        let Some(worker) = req.worker_id.clone() else {
-            return (Vec::new(), effects);
-        };
-        let topics = req.topics.as_deref().unwrap_or_default();
-        if max == 0 || topics.is_empty() {
-            return (Vec::new(), effects);
-        }
-        let use_priority = req.use_priority.unwrap_or(false);
-        let create_desc = req
-            .sorting
-            .iter()
-            .flatten()
-            .any(|s| s.sort_order.as_deref() == Some("desc"));
-        // The index is ordered by (priority desc, creation asc); it can be cut early unless
-        // the request orders differently with differing priorities.
-        let index_order = !create_desc;
-        let mut chosen: Vec<(usize, String)> = Vec::new();
-        let mut seen = HashSet::new();
-        for (ti, topic) in topics.iter().enumerate() {
-            let Some(name) = &topic.topic_name else {
-                continue;
-            };
-            let Some(index) = self.topic_index.get(name) else {
-                continue;
-            };
-            let mut found = 0;
-            for id in index.values() {
-                if index_order && found >= max {
-                    break;
-                }
-                let Some(task) = self.tasks.get(id) else {
-                    continue;
-                };
-                if !task.fetchable(now) || seen.contains(id) {
-                    continue;
-                }
-                if !self.matches(task, topic) {
-                    continue;
-                }
-                seen.insert(id.clone());
-                chosen.push((ti, id.clone()));
-                found += 1;
-            }
-        }
-        let key = |id: &str| -> (i64, i64) {
-            let t = self.tasks.get(id);
-            let prio = if use_priority || index_order {
-                t.map_or(0, |t| -t.priority)
-            } else {
-                0
-            };
-            let seq = t.map_or(0, |t| i64::try_from(t.seq).unwrap_or(i64::MAX));
-            (prio, if create_desc { -seq } else { seq })
-        };
-        chosen.sort_by_key(|(_, id)| key(id));
-        chosen.truncate(max);
-        let mut out = Vec::with_capacity(chosen.len());
-        for (ti, id) in chosen {
-            let topic = &topics[ti];
-            let lock = now.saturating_add(topic.lock_duration.unwrap_or(0));
-            let Some(task) = self.tasks.get_mut(&id) else {
-                continue;
-            };
-            task.worker_id = Some(worker.clone());
-            task.lock_expiration = Some(lock);
-            effects.deadlines.push((lock, id.clone()));
-            let task = &self.tasks[&id];
-            let mut value = task.to_json();
-            let deserialize = topic.deserialize_values.unwrap_or(false);
-            // Without localVariables a task sees what its execution sees: the process
-            // variables and its own local ones (which win), as in Operaton and Camunda.
-            let visible;
-            let source = if topic.local_variables.unwrap_or(false) {
-                &task.local_variables
-            } else {
-                let mut all = self
-                    .instances
-                    .get(&task.instance_id)
-                    .map(|i| i.variables.clone())
-                    .unwrap_or_default();
-                all.extend(
-                    task.local_variables
-                        .iter()
-                        .map(|(n, v)| (n.clone(), v.clone())),
-                );
-                visible = all;
-                &visible
-            };
-            let vars: Variables = match &topic.variables {
-                None => source.clone(),
-                Some(names) => source
-                    .iter()
-                    .filter(|(n, _)| names.contains(n))
-                    .map(|(n, v)| (n.clone(), v.clone()))
-                    .collect(),
-            };
-            value["variables"] = variables_to_json(&vars, deserialize);
-            value["errorDetails"] = json!(task.error_details);
-            let props: Map<String, Value> = if topic.include_extension_properties.unwrap_or(false) {
-                match task.definition.model.nodes.get(&task.activity_id) {
-                    Some(NodeKind::ServiceTask(st)) => st
-                        .extension_properties
-                        .iter()
-                        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                        .collect(),
-                    _ => Map::new(),
-                }
-            } else {
-                Map::new()
-            };
-            value["extensionProperties"] = Value::Object(props);
-            out.push(value);
-        }
-        (out, effects)
-    }
-
-    fn matches(&self, task: &Task, topic: &TopicRequest) -> bool {
-        if let Some(bk) = &topic.business_key
-            && task.business_key.as_ref() != Some(bk)
-        {
-            return false;
-        }
-        if let Some(id) = &topic.process_definition_id
-            && &task.definition.id != id
-        {
-            return false;
-        }
-        if let Some(ids) = &topic.process_definition_id_in
-            && !ids.contains(&task.definition.id)
-        {
-            return false;
-        }
-        if let Some(key) = &topic.process_definition_key
-            && &task.definition.key != key
-        {
-            return false;
-        }
-        if let Some(keys) = &topic.process_definition_key_in
-            && !keys.contains(&task.definition.key)
-        {
-            return false;
-        }
-        if let Some(tag) = &topic.process_definition_version_tag
-            && task.definition.model.version_tag.as_ref() != Some(tag)
-        {
-            return false;
-        }
-        // The dev engine has no tenants: every task is without tenant id, so a tenant filter
-        // matches only when it also admits tasks without tenant.
-        if topic.tenant_id_in.as_ref().is_some_and(|t| !t.is_empty())
-            && topic.without_tenant_id != Some(true)
-        {
-            return false;
-        }
-        if let Some(filter) = &topic.process_variables {
-            let Some(instance) = self.instances.get(&task.instance_id) else {
-                return false;
-            };
-            for (name, expected) in filter {
-                match instance.variables.get(name) {
-                    Some(var) if var.value_equals(expected) => {}
-                    _ => return false,
-                }
-            }
-        }
-        true
-    }
 
     fn task(&self, id: &str) -> Result<&Task, RestError> {
         self.tasks
