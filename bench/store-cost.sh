@@ -12,6 +12,10 @@
 # `bptl_bench` (made with psql). Without psql or a server, PostgreSQL is left out. The server's
 # own CPU is not in the worker's CPU figure.
 #
+# BPTL_BENCH_BEFORE=PATH (a `bench` binary of another build, e.g. copied from
+# $CARGO_TARGET_DIR/release/examples/bench before a change) adds, every round, a SQLite run of
+# that binary: the column "before" and the median ratio of this build's SQLite run to it.
+#
 # On a shared 2-core VM single runs drift by ±20 %; the alternation and the medians are what
 # make the figure repeatable.
 set -euo pipefail
@@ -37,14 +41,20 @@ else
   echo "(PostgreSQL left out: no psql, or no server at ${PG_ADMIN%%@*}@…)"
 fi
 
-# One run: prints "THROUGHPUT CPU_PER_TASK".
+BEFORE="${BPTL_BENCH_BEFORE:-}"
+if [ -n "$BEFORE" ] && [ ! -x "$BEFORE" ]; then
+  echo "BPTL_BENCH_BEFORE=$BEFORE is not an executable bench binary" >&2
+  exit 2
+fi
+
+# One run: prints "THROUGHPUT CPU_PER_TASK" (BIN: the binary, default this build's).
 run() {
-  "$BENCH" --tasks "$TASKS" --concurrency "$CONCURRENCY" "$@" 2>/dev/null |
+  "${BIN:-$BENCH}" --tasks "$TASKS" --concurrency "$CONCURRENCY" "$@" 2>/dev/null |
     awk '/throughput/ {t=$2} /CPU per task/ {c=$4} END {print t, c}'
 }
 
-printf '%-6s %20s %20s %20s %7s %7s\n' round "none (tasks/s, µs)" "SQLite" "PostgreSQL" "SQLite" "PG"
-for f in none sqlite pg rsqlite rpg; do : >"$DIR/$f"; done
+printf '%-6s %20s %20s %20s %20s %7s %7s %7s\n' round "none (tasks/s, µs)" "SQLite" "PostgreSQL" "SQLite before" "SQLite" "PG" "/before"
+for f in none sqlite pg before rsqlite rpg rbefore; do : >"$DIR/$f"; done
 for round in $(seq "$ROUNDS"); do
   read -r t0 c0 < <(run)
   rm -f "$DIR"/bench.db*
@@ -61,7 +71,15 @@ for round in $(seq "$ROUNDS"); do
     echo "$t2 $c2" >>"$DIR/pg"
     echo "$r2" >>"$DIR/rpg"
   fi
-  printf '%-6s %12s %7s %12s %7s %12s %7s %7s %7s\n' "$round" "$t0" "$c0" "$t1" "$c1" "$t2" "$c2" "$r1" "$r2"
+  t3=- c3=- r3=-
+  if [ -n "$BEFORE" ]; then
+    rm -f "$DIR"/bench.db*
+    read -r t3 c3 < <(BIN="$BEFORE" run --store "sqlite://$DIR/bench.db")
+    r3=$(awk -v a="$t1" -v b="$t3" 'BEGIN {printf "%.2f", a / b}')
+    echo "$t3 $c3" >>"$DIR/before"
+    echo "$r3" >>"$DIR/rbefore"
+  fi
+  printf '%-6s %12s %7s %12s %7s %12s %7s %12s %7s %7s %7s %7s\n' "$round" "$t0" "$c0" "$t1" "$c1" "$t2" "$c2" "$t3" "$c3" "$r1" "$r2" "$r3"
 done
 
 median() { sort -g | awk '{v[NR]=$1} END {if (NR) print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
@@ -73,6 +91,8 @@ echo "concurrency $CONCURRENCY, $TASKS tasks, $ROUNDS rounds"
 summary "no store  " none
 summary "SQLite    " sqlite
 [ "$WITH_PG" = 1 ] && summary "PostgreSQL" pg
+[ -n "$BEFORE" ] && summary "SQLite, before" before
 echo "median ratio SQLite / no store:     $(median <"$DIR/rsqlite")"
 [ "$WITH_PG" = 1 ] && echo "median ratio PostgreSQL / no store: $(median <"$DIR/rpg")"
+[ -n "$BEFORE" ] && echo "median ratio SQLite / SQLite before:  $(median <"$DIR/rbefore")"
 exit 0

@@ -104,6 +104,7 @@ conformance!(
     process_instances_that_end_alike_are_told_apart,
     list_filters_by_business_key,
     hourly_counts_outcomes_per_hour_of_fetching,
+    a_save_keeps_what_identifies_the_task,
 );
 
 fn record(topic: &str) -> TaskRecord {
@@ -187,6 +188,33 @@ async fn save_replaces_the_record_and_keeps_the_timeline(store: Arc<dyn TaskStor
     r.status = TaskStatus::Initial;
     store.save(&r).await.unwrap();
     assert_eq!(store.get(&r.key()).await.unwrap(), Some(r));
+}
+
+async fn a_save_keeps_what_identifies_the_task(store: Arc<dyn TaskStore>) {
+    let mut r = record("first topic");
+    r.process_instance_id = Some("pi-first".into());
+    r.business_key = Some("bk-first".into());
+    store.save(&r).await.unwrap();
+    let mut changed = r.clone();
+    changed.topic = "another topic".into();
+    changed.process_instance_id = Some("pi-other".into());
+    changed.business_key = None;
+    changed.created_at = r.created_at + SignedDuration::from_secs(60);
+    changed.status = TaskStatus::Performed;
+    changed.result_variables = Some(variables! { "x": 1 });
+    changed.worker_id = "worker-2".into();
+    store.save(&changed).await.unwrap();
+    let mut expected = changed.clone();
+    expected.topic = r.topic.clone();
+    expected.process_instance_id = r.process_instance_id.clone();
+    expected.business_key = r.business_key.clone();
+    expected.created_at = r.created_at;
+    assert_eq!(store.get(&r.key()).await.unwrap(), Some(expected));
+    let by_key = store
+        .list(&TaskFilter::default().business_key("bk-first"))
+        .await
+        .unwrap();
+    assert_eq!(by_key.len(), 1);
 }
 
 async fn timeline_is_ordered_and_drops_unknown_keys(store: Arc<dyn TaskStore>) {

@@ -256,3 +256,100 @@ async fn a_sqlite_database_whose_applied_migration_changed_is_refused_with_the_r
     assert!(err.contains("modified"), "{err}");
     assert!(err.contains(&url), "{err}");
 }
+
+/// A record with two timeline entries, written in the schema of migrations 1 and 2 (timeline
+/// keyed by engine and task id).
+const RECORD_OF_SCHEMA_2: &str = "
+INSERT INTO bptl_tasks (engine, task_id, topic, worker_id, variables, status, created_at, updated_at)
+    VALUES ('camunda', 'old-1', 'old', 'w', '{}', 'completed', 1, 2);
+INSERT INTO bptl_timeline (engine, task_id, at, kind, message, data) VALUES
+    ('camunda', 'old-1', 1, 'status', 'first', 'null'),
+    ('camunda', 'old-1', 2, 'note', 'second', '{\"n\": 2}');
+";
+
+/// What the upgrade keeps: the record, and its timeline in order.
+async fn assert_upgraded(store: &dyn TaskStore) {
+    let key = bptl_core::store::TaskKey::new("camunda", "old-1");
+    let record = store.get(&key).await.unwrap().unwrap();
+    assert_eq!(record.topic, "old");
+    let messages: Vec<String> = store
+        .timeline(&key)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.message)
+        .collect();
+    assert_eq!(messages, ["first", "second"]);
+    // New writes work on the upgraded schema.
+    let r = record_with_entry(store).await;
+    assert_eq!(store.timeline(&r).await.unwrap().len(), 1);
+}
+
+async fn record_with_entry(store: &dyn TaskStore) -> bptl_core::store::TaskKey {
+    let r = record();
+    store.save(&r).await.unwrap();
+    let entry = bptl_core::TimelineEntry {
+        at: jiff::Timestamp::now(),
+        kind: bptl_core::EventKind::Note,
+        message: "new".into(),
+        data: serde_json::Value::Null,
+    };
+    store.append_timeline(&r.key(), &entry).await.unwrap();
+    r.key()
+}
+
+#[tokio::test]
+async fn a_sqlite_database_of_schema_2_is_upgraded_keeping_its_timelines() {
+    let dir = TempDir::new();
+    let url = dir.sqlite_url("schema2.db");
+    {
+        let options = url
+            .parse::<sqlx::sqlite::SqliteConnectOptions>()
+            .unwrap()
+            .create_if_missing(true)
+            .foreign_keys(false); // as the store opens it
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+        let migrator = sqlx::migrate::Migrator::new(std::path::Path::new(dir))
+            .await
+            .unwrap();
+        migrator.run_to(2, &pool).await.unwrap();
+        sqlx::raw_sql(RECORD_OF_SCHEMA_2)
+            .execute(&pool)
+            .await
+            .unwrap();
+        // SQLite did not enforce the timeline's foreign key: an entry of no record.
+        sqlx::raw_sql(
+            "INSERT INTO bptl_timeline (engine, task_id, at, kind, message, data) \
+             VALUES ('camunda', 'gone', 3, 'note', 'of no record', 'null')",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+    let store = SqliteStore::connect(&url).await.unwrap();
+    assert_upgraded(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_postgres_database_of_schema_2_is_upgraded_keeping_its_timelines() {
+    let db = TestDatabase::create().await;
+    {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
+        let migrator = sqlx::migrate::Migrator::new(std::path::Path::new(dir))
+            .await
+            .unwrap();
+        migrator.run_to(2, &pool).await.unwrap();
+        sqlx::raw_sql(RECORD_OF_SCHEMA_2)
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    assert_upgraded(&store).await;
+    store.close().await;
+}
