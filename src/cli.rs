@@ -359,11 +359,7 @@ fn check_and_prepare(
     let mappings = config.mappings();
     for (i, m) in config.task_mappings.iter().enumerate() {
         if registry.get(&m.callback).is_none() {
-            let mut similar = registry.similar(&m.callback);
-            if similar.is_empty() {
-                let paths: Vec<&str> = registry.iter().map(|u| u.path).collect();
-                similar.extend(crate::config::closest(&m.callback, &paths));
-            }
+            let similar = registry.similar(&m.callback);
             let hint = if similar.is_empty() {
                 LINK_HINT.to_owned()
             } else {

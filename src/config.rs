@@ -467,28 +467,10 @@ fn apply_env(
 }
 
 /// The closest known key, if it is close enough to be a typo.
-pub(crate) fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|k| (levenshtein(key, k), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
-        .min()
-        .map(|(_, k)| k)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
+fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    bptl_core::suggest::did_you_mean(key, known.iter().copied())
+        .first()
+        .copied()
 }
 
 /// Reads typed values from one table, collecting problems that name the key.
@@ -508,8 +490,11 @@ impl<'a> Reader<'a> {
         for key in table.keys() {
             if !known.contains(&key.as_str()) {
                 let mut message = "unknown key".to_owned();
-                match closest(key, known) {
-                    Some(s) => message.push_str(&format!("; did you mean '{s}'?")),
+                match bptl_core::suggest::did_you_mean_text(&bptl_core::suggest::did_you_mean(
+                    key,
+                    known.iter().copied(),
+                )) {
+                    Some(s) => message.push_str(&format!("; {s}")),
                     None => message.push_str(&format!("; the keys here are: {}", known.join(", "))),
                 }
                 problems.push(ConfigError::new(join(&path, key), message));

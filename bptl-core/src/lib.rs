@@ -60,6 +60,7 @@ pub mod registry;
 pub mod runtime;
 pub mod status;
 pub mod store;
+pub mod suggest;
 pub mod task;
 pub mod timeline;
 pub mod unit;

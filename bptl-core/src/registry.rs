@@ -164,15 +164,11 @@ impl Registry {
         self.units.get(path)
     }
 
-    /// Paths that look like `path` (same short name, or same path in other case), for
-    /// "did you mean" hints.
+    /// Registered paths that `path` may be a typo of, for "did you mean" hints (the rule of
+    /// [`did_you_mean`](crate::suggest::did_you_mean): a few edits away, or the same unit name
+    /// in another module).
     pub fn similar(&self, path: &str) -> Vec<&'static str> {
-        let short = path.rsplit("::").next().unwrap_or(path).to_lowercase();
-        self.units
-            .values()
-            .filter(|e| e.name.to_lowercase() == short || e.path.eq_ignore_ascii_case(path))
-            .map(|e| e.path)
-            .collect()
+        crate::suggest::did_you_mean(path, self.units.keys().copied())
     }
 
     /// All units, sorted by path.

@@ -322,57 +322,12 @@ pub(crate) fn find_unit<'r>(
     registry.get(unit).ok_or_else(|| TestKitError::UnknownUnit {
         unit: unit.to_owned(),
         registered: registry.iter().map(|u| u.path.to_owned()).collect(),
-        similar: similar_units(registry, unit),
+        similar: registry
+            .similar(unit)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
     })
-}
-
-/// Registered paths that look like `unit`: the registry's own hints (same name in another
-/// module, other case), then paths a typo or two away.
-fn similar_units(registry: &Registry, unit: &str) -> Vec<String> {
-    let mut similar: Vec<String> = registry
-        .similar(unit)
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    for entry in registry.iter() {
-        if edit_distance(entry.path, unit) <= 2 && !similar.iter().any(|s| s == entry.path) {
-            similar.push(entry.path.to_owned());
-        }
-    }
-    similar
-}
-
-/// The Levenshtein distance of two strings, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                diagonal
-            } else {
-                1 + diagonal.min(above).min(row[j])
-            };
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::edit_distance;
-
-    #[test]
-    fn edit_distances() {
-        assert_eq!(edit_distance("bptl_dummy::Dubble", "bptl_dummy::Double"), 2);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
 }
 
 /// What the engine hears about a task.

@@ -55,12 +55,14 @@ impl Default for WorkerConfig {
 /// Each call returns a new id; a worker computes it once and keeps it for its whole life, so
 /// that two processes never share an id.
 pub fn default_worker_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
-        .or_else(|| std::env::var("COMPUTERNAME").ok().filter(|h| !h.is_empty()))
-        .unwrap_or_else(|| "bptl".to_owned());
+    let host = gethostname::gethostname()
+        .to_string_lossy()
+        .trim()
+        .to_owned();
+    let host = if host.is_empty() {
+        "bptl".to_owned()
+    } else {
+        host
+    };
     format!("{host}-{:08x}", rand::random::<u32>())
 }
