@@ -1,6 +1,9 @@
-//! Human-friendly durations for configuration: `500ms`, `30s`, `5m`, `1h30m`, `2d`.
+//! Human-friendly durations for configuration: `500ms`, `30s`, `5m`, `1h30m`, `2d` (jiff's
+//! friendly format), or ISO 8601 such as `PT5M`.
 
 use std::time::Duration;
+
+use jiff::{Span, SpanRelativeTo};
 
 /// A duration string that could not be read.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -8,8 +11,7 @@ use std::time::Duration;
 pub struct DurationParseError {
     /// The text that failed to parse.
     pub text: String,
-    /// Whether the text was well formed but longer than a duration can be (about 584 942
-    /// years).
+    /// Whether the text was well formed but longer than a duration can be.
     pub too_large: bool,
 }
 
@@ -20,65 +22,55 @@ impl DurationParseError {
             format!("'{text}' is too long a duration: write at most a few years, e.g. \"30d\"")
         } else {
             format!(
-                "'{text}' is not a duration: write a number with a unit, e.g. \"500ms\", \"30s\", \"5m\", \"1h30m\" (units: ms, s, m, h, d)"
+                "'{text}' is not a duration: write a number with a unit, e.g. \"500ms\", \"30s\", \"5m\", \"1h30m\" (units: ms, s, m, h, d), or ISO 8601 such as \"PT5M\""
             )
         }
     }
 }
 
-/// Parse `500ms`, `30s`, `5m`, `1h30m`, `2d` (a plain number means seconds is refused to
-/// avoid ambiguity; write the unit).
+/// Parse a duration in jiff's friendly format (`500ms`, `30s`, `5m`, `1h30m`, `2d`,
+/// `1h 30min`; a day is 24 hours) or in ISO 8601 (`PT5M`, `P1DT12H`). A plain number is refused
+/// to avoid ambiguity (write the unit), and so are negative durations, months and years.
 ///
 /// ```
 /// use bptl_core::duration::parse_duration;
 /// use std::time::Duration;
 /// assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
 /// assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+/// assert_eq!(parse_duration("PT5M").unwrap(), Duration::from_secs(300));
 /// assert!(parse_duration("5 parsecs").is_err());
 /// ```
 pub fn parse_duration(text: &str) -> Result<Duration, DurationParseError> {
-    let err = || DurationParseError {
+    let error = |too_large| DurationParseError {
         text: text.to_owned(),
-        too_large: false,
+        too_large,
     };
-    let too_large = || DurationParseError {
-        text: text.to_owned(),
-        too_large: true,
-    };
-    let s = text.trim();
-    if s.is_empty() {
-        return Err(err());
+    let trimmed = text.trim();
+    if let Some(d) = to_duration(trimmed) {
+        return Ok(d);
     }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(err)?;
-        if digits == 0 {
-            return Err(err());
+    // Well formed but too large: the same text with every number made small would parse.
+    let mut small = String::with_capacity(trimmed.len());
+    let mut in_number = false;
+    for c in trimmed.chars() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                small.push('1');
+            }
+            in_number = true;
+        } else {
+            small.push(c);
+            in_number = false;
         }
-        let number: f64 = rest[..digits].parse().map_err(|_| err())?;
-        rest = rest[digits..].trim_start();
-        let unit_len = rest
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = rest[unit_len..].trim_start();
-        let millis = match unit {
-            "ms" => 1.0,
-            "s" | "sec" | "secs" => 1_000.0,
-            "m" | "min" | "mins" => 60_000.0,
-            "h" | "hr" | "hrs" => 3_600_000.0,
-            "d" | "day" | "days" => 86_400_000.0,
-            _ => return Err(err()),
-        };
-        // `try_from`: a number too large for a `Duration` is an error to report, not a panic.
-        let part =
-            Duration::try_from_secs_f64(number * millis / 1000.0).map_err(|_| too_large())?;
-        total = total.checked_add(part).ok_or_else(too_large)?;
     }
-    Ok(total)
+    Err(error(small != trimmed && to_duration(&small).is_some()))
+}
+
+/// `text` as a non-negative duration, days being 24 hours.
+fn to_duration(text: &str) -> Option<Duration> {
+    let span: Span = text.parse().ok()?;
+    let signed = span.to_duration(SpanRelativeTo::days_are_24_hours()).ok()?;
+    Duration::try_from(signed).ok()
 }
 
 /// Format a duration compactly: `1.5s`, `250ms`, `5m`, `1h30m`.
@@ -138,9 +130,51 @@ mod tests {
         assert!(huge.to_string().contains("too long a duration"), "{huge}");
         assert!(parse_duration("18446744073709551615s1s").is_err());
         assert!(parse_duration("").is_err());
+        assert!(parse_duration("-5m").is_err());
+        assert!(parse_duration("1 month").is_err());
+        assert_eq!(
+            parse_duration("2d").ok(),
+            Some(Duration::from_secs(172_800))
+        );
+        assert_eq!(
+            parse_duration("1h 30min").ok(),
+            Some(Duration::from_secs(5400))
+        );
         assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
         assert_eq!(format_duration(Duration::from_secs(30 * 86_400)), "30d");
         assert_eq!(format_duration(Duration::from_secs(86_400 + 3600)), "1d1h");
         assert_eq!(format_duration(Duration::from_millis(20)), "20ms");
+    }
+
+    #[test]
+    fn iso_8601_durations_are_accepted() {
+        assert_eq!(parse_duration("PT5M").ok(), Some(Duration::from_secs(300)));
+        assert_eq!(
+            parse_duration("pt1h30m").ok(),
+            Some(Duration::from_secs(5400))
+        );
+        assert_eq!(
+            parse_duration("P1DT12H").ok(),
+            Some(Duration::from_secs(129_600))
+        );
+        assert_eq!(
+            parse_duration("PT0.5S").ok(),
+            Some(Duration::from_millis(500))
+        );
+    }
+
+    #[test]
+    fn a_bad_value_says_what_to_write() {
+        let bad = parse_duration("soon").unwrap_err().to_string();
+        assert_eq!(
+            bad,
+            "'soon' is not a duration: write a number with a unit, e.g. \"500ms\", \"30s\", \"5m\", \"1h30m\" (units: ms, s, m, h, d), or ISO 8601 such as \"PT5M\""
+        );
+        assert!(!parse_duration("PT5X").unwrap_err().too_large);
+        assert!(
+            parse_duration("PT99999999999999999999S")
+                .unwrap_err()
+                .too_large
+        );
     }
 }
