@@ -39,8 +39,8 @@ extern crate self as bptl;
 // The core's modules, as in `bptl-core`.
 #[doc(inline)]
 pub use bptl_core::{
-    duration, engine, error, execute, mapping, registry, runtime, status, store, task, timeline,
-    unit, value,
+    duration, engine, error, execute, mapping, registry, runtime, status, store, suggest, task,
+    timeline, unit, value,
 };
 
 // The macros: `#[register]`, `#[require_service]`, `variables!`, `link_units!`.
