@@ -66,6 +66,35 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationParseError> {
     Err(error(small != trimmed && to_duration(&small).is_some()))
 }
 
+/// Deserialise a duration string as [`parse_duration`] reads it, for
+/// `#[serde(deserialize_with = "bptl_core::duration::deserialize")]`.
+pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Duration, D::Error> {
+    deserializer.deserialize_any(DurationVisitor)
+}
+
+/// [`deserialize`] for an optional duration.
+pub fn deserialize_option<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
+    deserialize(deserializer).map(Some)
+}
+
+struct DurationVisitor;
+
+impl serde::de::Visitor<'_> for DurationVisitor {
+    type Value = Duration;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a duration string such as \"30s\" or \"5m\"")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Duration, E> {
+        parse_duration(text).map_err(E::custom)
+    }
+}
+
 /// `text` as a non-negative duration, days being 24 hours.
 fn to_duration(text: &str) -> Option<Duration> {
     let span: Span = text.parse().ok()?;

@@ -1,7 +1,6 @@
 //! [`WorkerBuilder`]: checks the configuration and builds a [`Worker`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -80,31 +79,21 @@ impl<E: Engine> WorkerBuilder<E> {
 
     /// Check the configuration and build the worker.
     pub fn build(self) -> Result<Worker<E>, WorkerError> {
-        let c = &self.config;
-        if c.max_tasks == 0 {
-            return Err(WorkerError::Config(
-                "max_tasks must be at least 1 (it is the number of tasks run at once)".into(),
-            ));
-        }
-        if c.lock_duration < Duration::from_millis(100) {
-            return Err(WorkerError::Config(
-                "lock_duration must be at least 100ms".into(),
-            ));
-        }
-        if c.async_response_timeout > Duration::from_secs(1800) {
-            return Err(WorkerError::Config(
-                "async_response_timeout may be at most 30m (the engine refuses longer long polls)"
-                    .into(),
-            ));
-        }
-        if let Some(m) = self.mappings.iter().find(|m| {
-            m.lock_duration
-                .is_some_and(|d| d < Duration::from_millis(100))
-        }) {
-            return Err(WorkerError::Config(format!(
-                "the lock_duration of topic '{}' must be at least 100ms",
-                m.topic
-            )));
+        let mut problems: Vec<String> = self
+            .config
+            .validate()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        problems.extend(self.mappings.iter().filter_map(|m| {
+            let invalid = super::validate_lock_duration(m.lock_duration?)?;
+            Some(format!(
+                "the {} of topic '{}' {}",
+                invalid.field, m.topic, invalid.message
+            ))
+        }));
+        if !problems.is_empty() {
+            return Err(WorkerError::Config(problems.join("; ")));
         }
         let registry = match self.registry {
             Some(r) => r,

@@ -79,7 +79,10 @@ use tokio_util::sync::CancellationToken;
 pub use backoff::Backoff;
 pub use builder::WorkerBuilder;
 pub use callback::CallbackSender;
-pub use config::{WorkerConfig, default_worker_id};
+pub use config::{
+    InvalidSetting, MAX_ASYNC_RESPONSE_TIMEOUT, MAX_TASKS, MIN_LOCK_DURATION, WorkerConfig,
+    default_worker_id, validate_lock_duration,
+};
 pub use handle::{WorkerHandle, WorkerStats};
 pub use worker::Worker;
 

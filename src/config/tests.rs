@@ -1,0 +1,232 @@
+//! The configuration file: keys, defaults, overrides and problems.
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use std::time::Duration;
+
+const BASE: &str = r#"
+[engine]
+url = "http://127.0.0.1:8080/engine-rest"
+max_tasks = 10
+lock_duration = "5m"
+async_response_timeout = "30s"
+
+[[task_mappings]]
+topic = "double"
+callback = "bptl_dummy::Double"
+"#;
+
+#[test]
+fn the_documented_keys_work() {
+    let c = Config::from_toml_str(BASE, &|_| None).unwrap();
+    assert_eq!(c.engine.url, "http://127.0.0.1:8080/engine-rest");
+    assert_eq!(c.engine.lock_duration, Duration::from_secs(300));
+    assert_eq!(c.engine.async_response_timeout, Duration::from_secs(30));
+    assert_eq!(c.task_mappings[0].callback, "bptl_dummy::Double");
+    assert!(c.store.enabled, "SQLite is the default store");
+    assert_eq!(c.store.url, "sqlite://bptl.db");
+    assert_eq!(c.store.retention, None);
+}
+
+#[test]
+fn every_problem_names_its_key() {
+    let text = format!(
+        "{BASE}\n[[task_mappings]]\ntopic = \"double\"\ncallback = \"x::y\"\nretrys = 2\ntimeout = \"soon\"\n[metrics]\naddr = \"nope\"\n"
+    );
+    let problems = Config::from_toml_str(&text, &|_| None).unwrap_err();
+    let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(
+        shown.contains(&"task_mappings[1].retrys: unknown key; did you mean 'retries'?".to_owned()),
+        "{shown:?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|s| s.starts_with("task_mappings[1].timeout: 'soon' is not a duration")),
+        "{shown:?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|s| s.starts_with("task_mappings[1].topic: the topic 'double' is mapped twice")),
+        "{shown:?}"
+    );
+    assert!(
+        shown.iter().any(|s| s.starts_with("metrics.addr: 'nope'")),
+        "{shown:?}"
+    );
+}
+
+#[test]
+fn environment_overrides_win() {
+    let env = |name: &str| match name {
+        "BPTL_ENGINE_URL" => Some("http://other:8080/engine-rest".to_owned()),
+        "BPTL_ENGINE_MAX_TASKS" => Some("3".to_owned()),
+        "BPTL_ENGINE_USE_PRIORITY" => Some("true".to_owned()),
+        _ => None,
+    };
+    let c = Config::from_toml_str(BASE, &env).unwrap();
+    assert_eq!(c.engine.url, "http://other:8080/engine-rest");
+    assert_eq!(c.engine.max_tasks, 3);
+    assert!(c.engine.use_priority);
+    let bad = |name: &str| (name == "BPTL_ENGINE_MAX_TASKS").then(|| "many".to_owned());
+    let problems = Config::from_toml_str(BASE, &bad).unwrap_err();
+    assert_eq!(problems[0].key, "BPTL_ENGINE_MAX_TASKS");
+}
+
+#[test]
+fn auth_and_services() {
+    let text = format!(
+        "{BASE}\n[engine.auth]\ntype = \"basic\"\nusername = \"demo\"\npassword = {{ env = \"PW\" }}\n\
+             [services.zaken]\napi_root = \"https://z.example/api\"\napi_type = \"zrc\"\n"
+    );
+    let c = Config::from_toml_str(&text, &|_| None).unwrap();
+    assert!(
+        matches!(c.engine.auth, EngineAuthConfig::Basic { ref username, .. } if username == "demo")
+    );
+    assert_eq!(c.services.services.len(), 1);
+    let text = format!("{BASE}\n[engine.auth]\ntype = \"kerberos\"\n");
+    let problems = Config::from_toml_str(&text, &|_| None).unwrap_err();
+    assert_eq!(problems[0].key, "engine.auth.type");
+}
+
+#[test]
+fn unknown_keys_type_errors_and_invalid_values_are_listed_together() {
+    let text = r#"
+[engine]
+url = "http://127.0.0.1:8080/engine-rest"
+max_task = 3
+use_priority = "yes"
+lock_duration = "50ms"
+shutdown_grace = 30
+
+[[task_mappings]]
+topic = "a"
+callback = "bptl_dummy::Double"
+retrys = 2
+retry_timeout = "PT30S"
+
+[[task_mappings]]
+topic = 7
+callback = "bptl_dummy::Double"
+timeout = "soon"
+
+[store]
+enabeld = false
+"#;
+    let problems = Config::from_toml_str(text, &|_| None).unwrap_err();
+    let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    for expected in [
+        "engine.max_task: unknown key; did you mean 'max_tasks'?",
+        "engine.use_priority: must be true or false, not string",
+        "engine.lock_duration: must be at least 100ms",
+        "engine.shutdown_grace: must be a duration string such as \"30s\" or \"5m\", not integer",
+        "task_mappings[0].retrys: unknown key; did you mean 'retries'?",
+        "task_mappings[1].topic: must be a string, not integer",
+        "store.enabeld: unknown key; did you mean 'enabled'?",
+    ] {
+        assert!(shown.iter().any(|s| s == expected), "{expected}: {shown:?}");
+    }
+    assert!(
+        shown
+            .iter()
+            .any(|s| s.starts_with("task_mappings[1].timeout: 'soon' is not a duration")),
+        "{shown:?}"
+    );
+    // A key with a bad value is not also reported missing.
+    assert!(
+        !shown
+            .iter()
+            .any(|s| s.contains("task_mappings[1].topic: missing")),
+        "{shown:?}"
+    );
+}
+
+#[test]
+fn iso_8601_durations_and_absurd_ones() {
+    let text = BASE.replace("lock_duration = \"5m\"", "lock_duration = \"PT5M\"");
+    let c = Config::from_toml_str(&text, &|_| None).unwrap();
+    assert_eq!(c.engine.lock_duration, Duration::from_secs(300));
+    let text = BASE.replace("\"5m\"", "\"99999999999999999999d\"");
+    let problems = Config::from_toml_str(&text, &|_| None).unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].key, "engine.lock_duration");
+    assert!(
+        problems[0].message.contains("too long a duration"),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn overrides_are_read_as_their_keys_types() {
+    let env = |name: &str| match name {
+        "BPTL_ENGINE_LOCK_DURATION" => Some("PT2M".to_owned()),
+        "BPTL_ENGINE_USE_PRIORITY" => Some("yes".to_owned()),
+        "BPTL_STORE_ENABLED" => Some("0".to_owned()),
+        "BPTL_CALLBACK_TIMEOUT" => Some("3s".to_owned()),
+        _ => None,
+    };
+    let c = Config::from_toml_str(BASE, &env).unwrap();
+    assert_eq!(c.engine.lock_duration, Duration::from_secs(120));
+    assert!(c.engine.use_priority);
+    assert!(!c.store.enabled);
+    assert_eq!(c.callback_timeout, Duration::from_secs(3));
+    let bad = |name: &str| match name {
+        "BPTL_ENGINE_USE_PRIORITY" => Some("maybe".to_owned()),
+        "BPTL_ENGINE_LOCK_DURATION" => Some("soon".to_owned()),
+        _ => None,
+    };
+    let problems = Config::from_toml_str(BASE, &bad).unwrap_err();
+    let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(
+        shown.contains(
+            &"BPTL_ENGINE_USE_PRIORITY: 'maybe' is not a boolean: write true or false".to_owned()
+        ),
+        "{shown:?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|s| s.starts_with("BPTL_ENGINE_LOCK_DURATION: 'soon' is not a duration")),
+        "{shown:?}"
+    );
+}
+
+#[test]
+fn the_limits_are_the_worker_builders() {
+    use bptl_core::runtime::{MAX_TASKS, MIN_LOCK_DURATION};
+    // The shortest lock the builder accepts is accepted here too, and one shorter is not.
+    let text = BASE.replace("\"5m\"", "\"100ms\"");
+    let c = Config::from_toml_str(&text, &|_| None).unwrap();
+    assert_eq!(c.engine.lock_duration, MIN_LOCK_DURATION);
+    let text = BASE.replace("\"5m\"", "\"99ms\"");
+    let problems = Config::from_toml_str(&text, &|_| None).unwrap_err();
+    assert_eq!(
+        problems[0].to_string(),
+        "engine.lock_duration: must be at least 100ms"
+    );
+    let text = format!("{BASE}lock_duration = \"10ms\"\n");
+    let problems = Config::from_toml_str(&text, &|_| None).unwrap_err();
+    assert_eq!(
+        problems[0].to_string(),
+        "task_mappings[0].lock_duration: must be at least 100ms"
+    );
+    let text = BASE.replace(
+        "max_tasks = 10",
+        &format!("max_tasks = {}", MAX_TASKS.end() + 1),
+    );
+    let problems = Config::from_toml_str(&text, &|_| None).unwrap_err();
+    assert_eq!(
+        problems[0].to_string(),
+        "engine.max_tasks: must be 1 to 10000 (the number of tasks run at once), not 10001"
+    );
+}
+
+#[test]
+fn the_model_refuses_unknown_fields_for_any_reader() {
+    let err = toml::from_str::<model::EngineModel>("max_task = 3").unwrap_err();
+    assert!(
+        err.to_string().contains("unknown field `max_task`"),
+        "{err}"
+    );
+}
