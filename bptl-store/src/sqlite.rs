@@ -115,22 +115,23 @@ impl SqliteStore {
         let options = tune(options);
         // One direct attempt first: a missing directory or a file that is no database fails at
         // once with SQLite's answer.
-        let probe = options
-            .connect()
+        let probe = retry_while_busy(|| options.connect())
             .await
             .map_err(|e| ConnectError::open(url, e))?;
         let _ = probe.close().await;
         // The writer connection lives as long as the store (an in-memory database lives only
         // as long as its connection).
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(Duration::from_secs(60))
-            .connect_with(options.clone())
-            .await
-            .map_err(|e| ConnectError::open(url, e))?;
+        let writer = retry_while_busy(|| {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .acquire_timeout(Duration::from_secs(60))
+                .connect_with(options.clone())
+        })
+        .await
+        .map_err(|e| ConnectError::open(url, e))?;
         migrate(&writer, url).await?;
         let reader = if memory {
             writer.clone()
@@ -169,6 +170,37 @@ impl SqliteStore {
         self.reader.close().await;
         self.writer.close().await;
     }
+}
+
+/// Open a connection (or pool), trying again while the file is busy. Processes opening a new
+/// file at once race to switch it to WAL: SQLite answers the loser "database is locked" at
+/// once, without waiting the busy timeout (the lock upgrade could deadlock), so the wait is
+/// done here, for up to the busy timeout.
+async fn retry_while_busy<T, F>(mut open: impl FnMut() -> F) -> Result<T, sqlx::Error>
+where
+    F: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match open().await {
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED (primary result codes 5 and 6).
+fn is_busy(error: &sqlx::Error) -> bool {
+    let code = match error {
+        sqlx::Error::Database(e) => e.code(),
+        _ => None,
+    };
+    code.and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 5 | 6))
 }
 
 /// Refuse databases of earlier development builds and of newer versions, then apply the
