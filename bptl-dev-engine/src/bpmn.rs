@@ -14,7 +14,7 @@ const CAMUNDA_NS: &str = "http://camunda.org/schema/1.0/bpmn";
 
 /// One node of an executable process.
 #[derive(Debug, Clone, PartialEq)]
-pub enum NodeKind {
+pub(crate) enum NodeKind {
     /// The plain start event.
     Start,
     /// An external service task.
@@ -27,7 +27,7 @@ pub enum NodeKind {
 
 /// An external service task.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ServiceTask {
+pub(crate) struct ServiceTask {
     /// `camunda:topic`.
     pub topic: String,
     /// `camunda:taskPriority` (0 when absent).
@@ -38,7 +38,7 @@ pub struct ServiceTask {
 
 /// An error boundary event attached to a service task.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ErrorBoundary {
+pub(crate) struct ErrorBoundary {
     /// The element id.
     pub id: String,
     /// The caught error code; `None` catches every BPMN error.
@@ -51,7 +51,7 @@ pub struct ErrorBoundary {
 
 /// An executable process parsed from a BPMN file.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ProcessModel {
+pub(crate) struct ProcessModel {
     /// The process id, i.e. the definition key.
     pub key: String,
     /// The process name.
@@ -74,7 +74,7 @@ pub struct ProcessModel {
 
 impl ProcessModel {
     /// The boundary that catches `code` on `activity`: the one with that code, else a catch-all.
-    pub fn catching_boundary(&self, activity: &str, code: &str) -> Option<&ErrorBoundary> {
+    pub(crate) fn catching_boundary(&self, activity: &str, code: &str) -> Option<&ErrorBoundary> {
         let list = self.boundaries.get(activity)?;
         list.iter()
             .find(|b| b.error_code.as_deref() == Some(code))
@@ -141,7 +141,7 @@ fn check_children(node: &Node<'_, '_>, errors: &mut Vec<String>) -> BTreeMap<Str
 /// Parses a BPMN document into its executable processes.
 ///
 /// On failure returns the list of problems, each naming the element and its id.
-pub fn parse_bpmn(xml: &str) -> Result<Vec<ProcessModel>, Vec<String>> {
+pub(crate) fn parse_bpmn(xml: &str) -> Result<Vec<ProcessModel>, Vec<String>> {
     let doc = Document::parse(xml).map_err(|e| vec![format!("Invalid XML: {e}")])?;
     let root = doc.root_element();
     if !(is_bpmn(&root) && root.tag_name().name() == "definitions") {

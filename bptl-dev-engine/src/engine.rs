@@ -18,11 +18,11 @@ use bptl_camunda::wire::FetchAndLockBody;
 use super::state::{Effects, State, now_ms, validate_fetch};
 
 /// Camunda parks at most this many fetchAndLock requests.
-pub const MAX_PARKED: usize = 200;
+pub(crate) const MAX_PARKED: usize = 200;
 
 /// Everything the HTTP layer and the Rust-side helpers share.
 #[derive(Debug)]
-pub struct EngineCore {
+pub(crate) struct EngineCore {
     state: Mutex<State>,
     /// Fault injection.
     pub faults: Faults,
@@ -47,7 +47,7 @@ impl Drop for ParkedGuard<'_> {
 
 impl EngineCore {
     /// A fresh engine core.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             state: Mutex::new(State::default()),
             faults: Faults::default(),
@@ -60,12 +60,12 @@ impl EngineCore {
     }
 
     /// Locks the state (a poisoned lock is taken over: the state stays consistent per call).
-    pub fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Applies the effects of a state change: wakes parked fetches and the timer.
-    pub fn apply(&self, state: &mut State, effects: Effects) {
+    pub(crate) fn apply(&self, state: &mut State, effects: Effects) {
         state.notify(&effects.topics);
         let mut earliest = i64::MAX;
         for (deadline, id) in effects.deadlines {
@@ -82,7 +82,7 @@ impl EngineCore {
     }
 
     /// Runs a state change and applies its effects.
-    pub fn run<T>(
+    pub(crate) fn run<T>(
         &self,
         f: impl FnOnce(&mut State) -> Result<(T, Effects), RestError>,
     ) -> Result<T, RestError> {
@@ -93,12 +93,12 @@ impl EngineCore {
     }
 
     /// The number of parked fetchAndLock requests.
-    pub fn parked(&self) -> usize {
+    pub(crate) fn parked(&self) -> usize {
         self.parked.load(Ordering::SeqCst)
     }
 
     /// The lock-expiry timer: wakes parked fetches when a lock or retry timeout elapses.
-    pub async fn run_timer(&self) {
+    pub(crate) async fn run_timer(&self) {
         loop {
             let now = now_ms();
             let next = {
@@ -139,7 +139,7 @@ impl EngineCore {
     /// `POST /external-task/fetchAndLock`, with long polling.
     ///
     /// `connection` is cancelled when the HTTP connection is closed by the engine.
-    pub async fn fetch_and_lock(
+    pub(crate) async fn fetch_and_lock(
         &self,
         req: FetchAndLockBody,
         connection: Option<CancellationToken>,

@@ -39,7 +39,7 @@ type Core = Arc<EngineCore>;
 // ----- connections the engine can close -----
 
 /// A TCP connection that errors out as soon as its token is cancelled.
-pub struct GuardedStream {
+pub(crate) struct GuardedStream {
     inner: TcpStream,
     token: CancellationToken,
     cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
@@ -96,17 +96,17 @@ impl AsyncWrite for GuardedStream {
 }
 
 /// The token the connections of a listener derive from; swapped after each mass close.
-pub type KillSwitch = Arc<std::sync::Mutex<CancellationToken>>;
+pub(crate) type KillSwitch = Arc<std::sync::Mutex<CancellationToken>>;
 
 /// Cancels every connection accepted so far; later connections are unaffected.
-pub fn close_all(kill: &KillSwitch) {
+pub(crate) fn close_all(kill: &KillSwitch) {
     let mut guard = kill.lock().unwrap_or_else(|p| p.into_inner());
     guard.cancel();
     *guard = CancellationToken::new();
 }
 
 /// A TCP listener whose connections can all be closed through its [`KillSwitch`].
-pub struct EngineListener {
+pub(crate) struct EngineListener {
     pub inner: TcpListener,
     pub kill: KillSwitch,
 }
@@ -148,7 +148,7 @@ impl axum::serve::Listener for EngineListener {
 
 /// The per-connection token, available to handlers as `ConnectInfo<ConnToken>`.
 #[derive(Clone, Debug)]
-pub struct ConnToken(pub CancellationToken);
+pub(crate) struct ConnToken(pub CancellationToken);
 
 impl Connected<IncomingStream<'_, EngineListener>> for ConnToken {
     fn connect_info(stream: IncomingStream<'_, EngineListener>) -> Self {
@@ -205,7 +205,7 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, RestError> {
 // ----- router -----
 
 /// Builds the router for `/engine-rest`.
-pub fn router(core: Core) -> Router {
+pub(crate) fn router(core: Core) -> Router {
     let api = Router::new()
         .route(
             "/engine",

@@ -13,7 +13,7 @@ use super::error::RestError;
 
 /// A variable as stored by the dev engine.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StoredVariable {
+pub(crate) struct StoredVariable {
     /// The capitalised type name (`String`, `Integer`, ...).
     pub type_name: &'static str,
     /// The value as it appears in responses (`null` for `File`).
@@ -26,7 +26,7 @@ pub struct StoredVariable {
 
 impl StoredVariable {
     /// The typed JSON form `{"type", "value", "valueInfo"}`.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         json!({
             "type": self.type_name,
             "value": self.value,
@@ -46,7 +46,7 @@ impl StoredVariable {
     ///   `{"dataFormatName": "application/xml"}`, not the document. That is what Operaton 1.0
     ///   and Camunda 7.24 answer (see tests/fixtures/transcripts/*/variables.json); a client
     ///   that wants the document must ask with `deserializeValues=false`.
-    pub fn to_json_deserialized(&self, generic_type_names: bool) -> Value {
+    pub(crate) fn to_json_deserialized(&self, generic_type_names: bool) -> Value {
         let text = self.value.as_str();
         let value = match (self.type_name, text) {
             ("Json", Some(text)) => match serde_json::from_str::<Value>(text) {
@@ -90,7 +90,7 @@ impl StoredVariable {
     /// [`Self::to_json_deserialized`], except that `Bytes` have no value (Operaton 1.0 and
     /// Camunda 7.24 answer `null` for them in `GET /history/variable-instance`, deserialised
     /// or not).
-    pub fn to_history_json(&self, deserialize: bool) -> Value {
+    pub(crate) fn to_history_json(&self, deserialize: bool) -> Value {
         if self.type_name == "Bytes" {
             return json!({
                 "type": self.type_name,
@@ -106,7 +106,7 @@ impl StoredVariable {
     }
 
     /// Whether the stored value equals a plain JSON value (the `processVariables` filter).
-    pub fn value_equals(&self, other: &Value) -> bool {
+    pub(crate) fn value_equals(&self, other: &Value) -> bool {
         match (&self.value, other) {
             (Value::Number(a), Value::Number(b)) => match (a.as_f64(), b.as_f64()) {
                 (Some(a), Some(b)) => a == b,
@@ -167,7 +167,7 @@ fn generic_type_name(name: &str) -> String {
 }
 
 /// A set of variables by name, ordered by name.
-pub type Variables = BTreeMap<String, StoredVariable>;
+pub(crate) type Variables = BTreeMap<String, StoredVariable>;
 
 const TYPES: &[&str] = &[
     "String", "Boolean", "Short", "Integer", "Long", "Double", "Date", "Json", "Xml", "Object",
@@ -209,7 +209,7 @@ fn java_type(type_name: &str) -> &'static str {
 /// Why a request variable was refused. Camunda answers differently depending on where the
 /// variable was sent (see [`VariableError::into_rest`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VariableErrorKind {
+pub(crate) enum VariableErrorKind {
     /// A value that does not convert to its type (400 `InvalidRequestException`).
     Convert,
     /// A type name Camunda does not know.
@@ -224,7 +224,7 @@ pub enum VariableErrorKind {
 
 /// A refused request variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VariableError {
+pub(crate) struct VariableError {
     /// What is wrong.
     pub kind: VariableErrorKind,
     /// Camunda's message for it.
@@ -233,7 +233,7 @@ pub struct VariableError {
 
 /// Where request variables were sent: Camunda words and classifies errors differently.
 #[derive(Debug, Clone, Copy)]
-pub enum VariableContext<'a> {
+pub(crate) enum VariableContext<'a> {
     /// Starting an instance of this process definition id.
     Start(&'a str),
     /// complete / failure / bpmnError of an external task.
@@ -251,7 +251,7 @@ impl VariableError {
     /// Camunda's answer to this error in `context`, as Operaton 1.0 and Camunda 7.24 give it:
     /// starting an instance prefixes the message with `Cannot instantiate process definition
     /// ID: `; task operations give the bare message.
-    pub fn into_rest(self, context: VariableContext<'_>) -> RestError {
+    pub(crate) fn into_rest(self, context: VariableContext<'_>) -> RestError {
         use VariableErrorKind as K;
         let (status, kind, code, prefixed) = match (self.kind, context) {
             (K::Convert, VariableContext::Start(_)) => (400, "InvalidRequestException", None, true),
@@ -317,7 +317,7 @@ fn integral(value: &Value) -> Option<i64> {
 /// out of range roll over (month 13 is January of the next year, February 30th is March 2nd,
 /// hour 25 is 1 o'clock the next day), the zone is `+hhmm`/`-hhmm` or `GMT+hh:mm`, and text
 /// after the zone is ignored. `+02:00`, `Z` and a missing `.SSS` are refused, as Camunda does.
-pub fn parse_camunda_date(text: &str) -> Option<i64> {
+pub(crate) fn parse_camunda_date(text: &str) -> Option<i64> {
     let mut rest = text;
     let mut fields = [0i64; 7];
     let separators = ['-', '-', 'T', ':', ':', '.'];
@@ -386,7 +386,10 @@ fn parse_zone(text: &str) -> Option<i64> {
 ///
 /// Returns `Ok(None)` for transient variables (`valueInfo.transient: true`), which are
 /// never stored.
-pub fn parse_variable(name: &str, raw: &Value) -> Result<Option<StoredVariable>, VariableError> {
+pub(crate) fn parse_variable(
+    name: &str,
+    raw: &Value,
+) -> Result<Option<StoredVariable>, VariableError> {
     let Value::Object(obj) = raw else {
         // Camunda's Jackson mapping fails on a non-object variable.
         return Err(VariableError::new(
@@ -555,7 +558,7 @@ fn guess(value: Value, value_info: Map<String, Value>) -> StoredVariable {
 }
 
 /// Validates a map of variables from a request (`null` or absent → empty).
-pub fn parse_variables(
+pub(crate) fn parse_variables(
     raw: Option<&Value>,
 ) -> Result<Vec<(String, StoredVariable)>, VariableError> {
     let mut out = Vec::new();
@@ -579,7 +582,7 @@ pub fn parse_variables(
 }
 
 /// Renders a set of variables as a JSON map name → typed value.
-pub fn variables_to_json(vars: &Variables, deserialize: bool) -> Value {
+pub(crate) fn variables_to_json(vars: &Variables, deserialize: bool) -> Value {
     let map = vars
         .iter()
         .map(|(name, var)| {

@@ -8,7 +8,7 @@ use syn::{Attribute, Expr, FnArg, Item, ItemFn, ItemStruct, Lit, LitStr, Meta, T
 
 /// One `#[require_service(type, description, alias = "...")]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceSpec {
+pub(crate) struct ServiceSpec {
     /// The API type.
     pub service_type: String,
     /// The description.
@@ -84,7 +84,7 @@ fn is_attr(attr: &Attribute, name: &str) -> bool {
 }
 
 /// Remove the `#[require_service]` attributes from `attrs`, parsing them in order.
-pub fn take_services(
+pub(crate) fn take_services(
     attrs: &mut Vec<Attribute>,
 ) -> syn::Result<(Vec<ServiceSpec>, Vec<syn::Path>)> {
     let mut specs = Vec::new();
@@ -111,7 +111,7 @@ pub fn take_services(
 }
 
 /// The doc comment of `attrs`, dedented; empty when there is none.
-pub fn doc_of(attrs: &[Attribute]) -> String {
+pub(crate) fn doc_of(attrs: &[Attribute]) -> String {
     let lines: Vec<String> = attrs
         .iter()
         .filter(|a| is_attr(a, "doc"))
@@ -131,7 +131,7 @@ pub fn doc_of(attrs: &[Attribute]) -> String {
 }
 
 /// Remove the common leading whitespace of the non-blank lines, and blank lines at both ends.
-pub fn dedent(lines: &[String]) -> String {
+pub(crate) fn dedent(lines: &[String]) -> String {
     let indent = lines
         .iter()
         .filter(|l| !l.trim().is_empty())
@@ -162,7 +162,7 @@ pub fn dedent(lines: &[String]) -> String {
 
 /// How the task argument of a function unit is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskArg {
+pub(crate) enum TaskArg {
     /// `&dyn BaseTask`
     Borrowed,
     /// `TaskRef` / `Arc<dyn BaseTask>`
@@ -186,7 +186,7 @@ fn is_dyn_base_task(ty: &Type) -> bool {
 }
 
 /// Classify a function unit's argument type.
-pub fn task_arg(ty: &Type) -> Option<TaskArg> {
+pub(crate) fn task_arg(ty: &Type) -> Option<TaskArg> {
     match ty {
         Type::Reference(r) if r.mutability.is_none() && is_dyn_base_task(&r.elem) => {
             Some(TaskArg::Borrowed)
@@ -214,7 +214,7 @@ const ITEM_HINT: &str = "#[register] applies to an `async fn(task: &dyn BaseTask
 
 /// Expand `#[register]`; on an error, emit the error together with the item (its
 /// `#[require_service]` attributes removed), so that only the error itself is reported.
-pub fn register_or_error(
+pub(crate) fn register_or_error(
     args: TokenStream,
     item: TokenStream,
     private: TokenStream,
@@ -241,7 +241,7 @@ pub fn register_or_error(
 
 /// Expand `#[register]` on `item`, naming core items through `private` (the path of
 /// `bptl_core::__private` as the calling crate sees it).
-pub fn register(
+pub(crate) fn register(
     args: TokenStream,
     item: TokenStream,
     private: TokenStream,
@@ -429,7 +429,7 @@ fn register_struct(mut s: ItemStruct, private: &TokenStream) -> syn::Result<Toke
 
 /// `#[require_service]` that was not consumed by a `#[register]` above it: always an error,
 /// telling where it belongs.
-pub fn misplaced_require_service(args: TokenStream, item: TokenStream) -> syn::Error {
+pub(crate) fn misplaced_require_service(args: TokenStream, item: TokenStream) -> syn::Error {
     let register_below = syn::parse2::<Item>(item)
         .ok()
         .map(|item| {

@@ -7,7 +7,7 @@ use quote::quote;
 
 /// How the calling crate's `Cargo.toml` names one of bptl's crates.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Dependency {
+pub(crate) enum Dependency {
     /// Among its dependencies (possibly renamed), or the crate itself.
     Found(FoundCrate),
     /// Not among its dependencies.
@@ -18,7 +18,7 @@ pub enum Dependency {
 
 impl Dependency {
     /// Look `package` up in the calling crate's manifest.
-    pub fn of(package: &str) -> Self {
+    pub(crate) fn of(package: &str) -> Self {
         match proc_macro_crate::crate_name(package) {
             Ok(found) => Self::Found(found),
             Err(proc_macro_crate::Error::CrateNotFound { .. }) => Self::Absent,
@@ -28,14 +28,17 @@ impl Dependency {
 }
 
 /// What `#[register]` says when the calling crate depends on neither `bptl-core` nor `bptl`.
-pub const NO_BPTL_DEPENDENCY: &str = "#[register] needs `bptl-core` or `bptl` among this crate's \
+pub(crate) const NO_BPTL_DEPENDENCY: &str = "#[register] needs `bptl-core` or `bptl` among this crate's \
     dependencies in Cargo.toml (a units crate needs only `bptl-core`: \
     `bptl-core = \"0.1\"`, then `use bptl_core::prelude::*;`)";
 
 /// The path of `bptl_core::__private` for a crate that names `bptl-core` as `core` and `bptl`
 /// as `facade`. `bptl-core` wins when both are there: it is what a units crate depends on,
 /// while the facade often is a dev-dependency only (for the test kit).
-pub fn private_path(core: &Dependency, facade: &Dependency) -> Result<TokenStream, &'static str> {
+pub(crate) fn private_path(
+    core: &Dependency,
+    facade: &Dependency,
+) -> Result<TokenStream, &'static str> {
     let through = |found: &FoundCrate, own: &str| {
         let name = match found {
             // `extern crate self as bptl_core;` / `as bptl;` make the crate's own name work.

@@ -3,6 +3,8 @@
 //! deployed through `POST /deployment/create`, instances, history, incidents and external
 //! tasks read over real HTTP, and workers running in the background against the engine.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+// Test support shared by several test crates: its `pub` items are used across modules.
+#![allow(unreachable_pub)]
 
 use std::io::Write as _;
 use std::sync::{Arc, Once};

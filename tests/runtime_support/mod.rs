@@ -1,6 +1,8 @@
 //! Helpers shared by the `runtime_*` integration tests: a dev engine speaking real HTTP, BPMN
 //! for chains of external tasks, and a worker running in the background.
 #![allow(dead_code, clippy::unwrap_used)]
+// Test support shared by several test crates: its `pub` items are used across modules.
+#![allow(unreachable_pub)]
 
 use std::future::Future;
 use std::sync::Arc;

@@ -2,6 +2,8 @@
 //! on loopback, and instances that end completed, failed and with a BPMN error: what the
 //! dashboard tests look at.
 #![allow(dead_code, clippy::unwrap_used)]
+// Test support shared by several test crates: its `pub` items are used across modules.
+#![allow(unreachable_pub)]
 
 use std::sync::Arc;
 use std::sync::Mutex;

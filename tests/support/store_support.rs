@@ -1,6 +1,8 @@
 //! Helpers for the `store_*` tests: temporary directories, throw-away PostgreSQL databases,
 //! BPMN, and the real worker binary run as a child process.
 #![allow(dead_code, clippy::unwrap_used)]
+// Test support shared by several test crates: its `pub` items are used across modules.
+#![allow(unreachable_pub)]
 
 use std::time::{Duration, Instant};
 

@@ -8,6 +8,8 @@
 //! `cargo test --test store_crash_recovery` needs no separately built example, and the unit
 //! that counts runs across processes exists only in tests.
 #![allow(dead_code, clippy::unwrap_used)]
+// Test support shared by several test crates: its `pub` items are used across modules.
+#![allow(unreachable_pub)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

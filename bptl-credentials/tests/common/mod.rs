@@ -1,5 +1,7 @@
 //! Local HTTP servers for the tests: an API that echoes what it receives, a token endpoint.
 #![allow(dead_code)]
+// Test support shared by several test crates: its `pub` items are used across modules.
+#![allow(unreachable_pub)]
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -12,7 +12,7 @@ use crate::error::RestError;
 use crate::variables::{Variables, variables_to_json};
 
 /// Validates a fetchAndLock request the way Camunda does.
-pub fn validate_fetch(request: &FetchAndLockBody) -> Result<(), RestError> {
+pub(crate) fn validate_fetch(request: &FetchAndLockBody) -> Result<(), RestError> {
     if let Some(t) = request.async_response_timeout
         && t > 1_800_000
     {
@@ -54,7 +54,11 @@ pub fn validate_fetch(request: &FetchAndLockBody) -> Result<(), RestError> {
 
 impl State {
     /// Fetches and locks tasks (`POST /external-task/fetchAndLock`).
-    pub fn fetch_and_lock(&mut self, req: &FetchAndLockBody, now: i64) -> (Vec<Value>, Effects) {
+    pub(crate) fn fetch_and_lock(
+        &mut self,
+        req: &FetchAndLockBody,
+        now: i64,
+    ) -> (Vec<Value>, Effects) {
         let mut effects = Effects::default();
         let max = usize::try_from(req.max_tasks.unwrap_or(0).max(0)).unwrap_or(0);
         let Some(worker) = req.worker_id.clone() else {

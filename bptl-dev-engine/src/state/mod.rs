@@ -20,19 +20,19 @@ mod fetch;
 mod render;
 mod tasks;
 
-pub use fetch::validate_fetch;
+pub(crate) use fetch::validate_fetch;
 
 /// Camunda cuts incident messages to this many characters.
 const MAX_INCIDENT_MESSAGE: usize = 666;
 
 /// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
 /// Formats milliseconds since the epoch as a Camunda date in the system time zone (with the
 /// one Camunda date formatter, [`DateValue::to_camunda_string`]).
-pub fn format_date(ms: i64) -> String {
+pub(crate) fn format_date(ms: i64) -> String {
     let timestamp = jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     let offset = jiff::tz::TimeZone::system().to_offset(timestamp);
     DateValue { timestamp, offset }.to_camunda_string()
@@ -43,7 +43,7 @@ fn opt_date(ms: Option<i64>) -> Value {
 }
 
 /// A random UUID-shaped id, like Camunda's default id generator.
-pub fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     let v: u128 = rand::random();
     let h = format!("{v:032x}");
     format!(
@@ -81,7 +81,7 @@ impl InstanceState {
 
 /// A deployed process definition.
 #[derive(Debug)]
-pub struct Definition {
+pub(crate) struct Definition {
     pub id: String,
     pub key: String,
     pub version: i64,
@@ -188,7 +188,7 @@ struct Incident {
 /// Filters of `GET /external-task` (and the count).
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TaskQuery {
+pub(crate) struct TaskQuery {
     pub external_task_id: Option<String>,
     pub topic_name: Option<String>,
     pub worker_id: Option<String>,
@@ -207,7 +207,7 @@ pub struct TaskQuery {
 /// What happened to the task set: topics that have newly fetchable work.
 #[derive(Debug, Default)]
 #[must_use]
-pub struct Effects {
+pub(crate) struct Effects {
     /// Topics whose parked fetches should re-query.
     pub topics: HashSet<String>,
     /// New lock deadlines (ms) after which tasks may become fetchable.
@@ -226,14 +226,14 @@ impl Effects {
 
 /// A file submitted for deployment.
 #[derive(Debug, Clone)]
-pub struct DeploymentResource {
+pub(crate) struct DeploymentResource {
     pub name: String,
     pub content: String,
 }
 
 /// Options of a deployment.
 #[derive(Debug, Clone, Default)]
-pub struct DeploymentRequest {
+pub(crate) struct DeploymentRequest {
     pub name: Option<String>,
     pub source: Option<String>,
     pub duplicate_filtering: bool,
@@ -243,7 +243,7 @@ pub struct DeploymentRequest {
 
 /// The whole engine state.
 #[derive(Debug, Default)]
-pub struct State {
+pub(crate) struct State {
     deployments: Vec<Deployment>,
     definitions: HashMap<String, Arc<Definition>>,
     versions: HashMap<String, Vec<Arc<Definition>>>,
@@ -262,19 +262,19 @@ pub struct State {
 
 impl State {
     /// The change signal of a topic.
-    pub fn signal(&mut self, topic: &str) -> &watch::Sender<()> {
+    pub(crate) fn signal(&mut self, topic: &str) -> &watch::Sender<()> {
         self.signals
             .entry(topic.to_string())
             .or_insert_with(|| watch::channel(()).0)
     }
 
     /// Subscribes to the change signals of topics.
-    pub fn subscribe(&mut self, topics: &[String]) -> Vec<watch::Receiver<()>> {
+    pub(crate) fn subscribe(&mut self, topics: &[String]) -> Vec<watch::Receiver<()>> {
         topics.iter().map(|t| self.signal(t).subscribe()).collect()
     }
 
     /// Notifies parked fetches of the given topics.
-    pub fn notify(&mut self, topics: &HashSet<String>) {
+    pub(crate) fn notify(&mut self, topics: &HashSet<String>) {
         for t in topics {
             if let Some(s) = self.signals.get(t) {
                 s.send_replace(());
@@ -283,7 +283,7 @@ impl State {
     }
 
     /// Whether a task would be fetchable now and its lock ended at exactly `deadline`.
-    pub fn expired_topic(&self, task_id: &str, deadline: i64, now: i64) -> Option<String> {
+    pub(crate) fn expired_topic(&self, task_id: &str, deadline: i64, now: i64) -> Option<String> {
         let task = self.tasks.get(task_id)?;
         (task.lock_expiration == Some(deadline) && task.fetchable(now)).then(|| task.topic.clone())
     }
@@ -291,7 +291,7 @@ impl State {
     // ----- deployments -----
 
     /// Deploys resources; returns the deployment JSON.
-    pub fn deploy(&mut self, req: DeploymentRequest) -> Result<Value, RestError> {
+    pub(crate) fn deploy(&mut self, req: DeploymentRequest) -> Result<Value, RestError> {
         let mut resources = req.resources;
         if req.duplicate_filtering {
             let previous = |res: &DeploymentResource| -> Option<&str> {
@@ -385,7 +385,7 @@ impl State {
     }
 
     /// The latest definition of a key.
-    pub fn latest(&self, key: &str) -> Result<Arc<Definition>, RestError> {
+    pub(crate) fn latest(&self, key: &str) -> Result<Arc<Definition>, RestError> {
         self.versions
             .get(key)
             .and_then(|v| v.last().cloned())
@@ -397,7 +397,7 @@ impl State {
     }
 
     /// A definition by id.
-    pub fn definition(&self, id: &str) -> Result<Arc<Definition>, RestError> {
+    pub(crate) fn definition(&self, id: &str) -> Result<Arc<Definition>, RestError> {
         self.definitions
             .get(id)
             .cloned()
@@ -407,7 +407,7 @@ impl State {
     // ----- instances -----
 
     /// Starts an instance; returns its JSON and the effects.
-    pub fn start_instance(
+    pub(crate) fn start_instance(
         &mut self,
         def: Arc<Definition>,
         variables: Vec<(String, StoredVariable)>,
@@ -567,7 +567,11 @@ impl State {
     }
 
     /// One variable of an active instance.
-    pub fn instance_variable(&self, id: &str, name: &str) -> Result<StoredVariable, RestError> {
+    pub(crate) fn instance_variable(
+        &self,
+        id: &str,
+        name: &str,
+    ) -> Result<StoredVariable, RestError> {
         let i = self.active_instance(id).map_err(|_| RestError {
             status: 500,
             kind: "RestException",
@@ -584,17 +588,17 @@ impl State {
     }
 
     /// The state of an instance (also after it ended).
-    pub fn instance_state(&self, id: &str) -> Option<InstanceState> {
+    pub(crate) fn instance_state(&self, id: &str) -> Option<InstanceState> {
         self.instances.get(id).map(|i| i.state)
     }
 
     /// The number of running instances.
-    pub fn active_instance_count(&self) -> usize {
+    pub(crate) fn active_instance_count(&self) -> usize {
         self.active_instances
     }
 
     /// `DELETE /process-instance/{id}`.
-    pub fn delete_instance(
+    pub(crate) fn delete_instance(
         &mut self,
         id: &str,
         reason: Option<String>,
@@ -613,7 +617,7 @@ impl State {
     }
 
     /// The variables local to an execution (a task's), `GET /execution/{id}/localVariables`.
-    pub fn execution_local_variables(&self, id: &str) -> Result<&Variables, RestError> {
+    pub(crate) fn execution_local_variables(&self, id: &str) -> Result<&Variables, RestError> {
         self.tasks
             .values()
             .find(|t| t.execution_id == id)
@@ -627,7 +631,7 @@ impl State {
     }
 
     /// One variable local to an execution, answered as Operaton 1.0 answers it.
-    pub fn execution_local_variable(
+    pub(crate) fn execution_local_variable(
         &self,
         id: &str,
         name: &str,
@@ -648,7 +652,7 @@ impl State {
     }
 
     /// A historic variable instance by its id (`GET /history/variable-instance/{id}/data`).
-    pub fn history_variable(&self, id: &str) -> Result<StoredVariable, RestError> {
+    pub(crate) fn history_variable(&self, id: &str) -> Result<StoredVariable, RestError> {
         self.instances
             .values()
             .find_map(|i| {
@@ -726,7 +730,7 @@ fn set_local_history(
 }
 
 /// Parses variables of a request; errors are answered as Camunda does in `context`.
-pub fn request_variables(
+pub(crate) fn request_variables(
     raw: Option<&Value>,
     context: VariableContext<'_>,
 ) -> Result<Vec<(String, StoredVariable)>, RestError> {

@@ -118,7 +118,7 @@ impl State {
     }
 
     /// `GET /deployment/{id}`.
-    pub fn deployment(&self, id: &str) -> Result<Value, RestError> {
+    pub(crate) fn deployment(&self, id: &str) -> Result<Value, RestError> {
         self.deployments
             .iter()
             .find(|d| d.id == id)
@@ -129,7 +129,7 @@ impl State {
     }
 
     /// `GET /deployment`.
-    pub fn deployments(&self) -> Value {
+    pub(crate) fn deployments(&self) -> Value {
         Value::Array(
             self.deployments
                 .iter()
@@ -139,12 +139,12 @@ impl State {
     }
 
     /// `GET /process-definition/key/{key}` and `/process-definition/{id}`.
-    pub fn definition_json(def: &Definition) -> Value {
+    pub(crate) fn definition_json(def: &Definition) -> Value {
         def.to_json()
     }
 
     /// `GET /process-definition`.
-    pub fn definitions(
+    pub(crate) fn definitions(
         &self,
         key: Option<&str>,
         latest_only: bool,
@@ -167,7 +167,7 @@ impl State {
     }
 
     /// `GET /process-instance/{id}`.
-    pub fn instance_json(&self, id: &str) -> Result<Value, RestError> {
+    pub(crate) fn instance_json(&self, id: &str) -> Result<Value, RestError> {
         let i = self.active_instance(id)?;
         Ok(json!({
             "id": i.id,
@@ -183,7 +183,11 @@ impl State {
     }
 
     /// `GET /process-instance`.
-    pub fn instances_json(&self, key: Option<&str>, business_key: Option<&str>) -> Vec<Value> {
+    pub(crate) fn instances_json(
+        &self,
+        key: Option<&str>,
+        business_key: Option<&str>,
+    ) -> Vec<Value> {
         let mut list: Vec<&Instance> = self
             .instances
             .values()
@@ -198,7 +202,11 @@ impl State {
     }
 
     /// `GET /process-instance/{id}/variables`.
-    pub fn instance_variables(&self, id: &str, deserialize: bool) -> Result<Value, RestError> {
+    pub(crate) fn instance_variables(
+        &self,
+        id: &str,
+        deserialize: bool,
+    ) -> Result<Value, RestError> {
         let i = self.active_instance(id).map_err(|_| RestError {
             status: 500,
             kind: "NullValueException",
@@ -209,7 +217,7 @@ impl State {
     }
 
     /// The final (or current) variables of an instance, also after it ended.
-    pub fn history_variables_map(&self, id: &str) -> Option<Value> {
+    pub(crate) fn history_variables_map(&self, id: &str) -> Option<Value> {
         self.instances
             .get(id)
             .map(|i| variables_to_json(&i.variables, false))
@@ -241,7 +249,7 @@ impl State {
     }
 
     /// `GET /history/process-instance/{id}`.
-    pub fn history_instance_json(&self, id: &str) -> Result<Value, RestError> {
+    pub(crate) fn history_instance_json(&self, id: &str) -> Result<Value, RestError> {
         self.instances
             .get(id)
             .map(|i| self.history_instance(i))
@@ -253,7 +261,7 @@ impl State {
     }
 
     /// `GET /history/process-instance`.
-    pub fn history_instances_json(
+    pub(crate) fn history_instances_json(
         &self,
         id: Option<&str>,
         key: Option<&str>,
@@ -273,7 +281,7 @@ impl State {
     }
 
     /// `GET /history/variable-instance`.
-    pub fn history_variables(
+    pub(crate) fn history_variables(
         &self,
         instance_id: Option<&str>,
         name: Option<&str>,
@@ -344,7 +352,7 @@ impl State {
     }
 
     /// `GET /incident`.
-    pub fn incidents_json(
+    pub(crate) fn incidents_json(
         &self,
         instance_id: Option<&str>,
         incident_type: Option<&str>,
@@ -360,14 +368,14 @@ impl State {
     }
 
     /// `GET /external-task/{id}`.
-    pub fn task_json(&self, id: &str) -> Result<Value, RestError> {
+    pub(crate) fn task_json(&self, id: &str) -> Result<Value, RestError> {
         self.tasks.get(id).map(Task::to_json).ok_or_else(|| {
             RestError::not_found(format!("External task with id {id} does not exist"))
         })
     }
 
     /// `GET /external-task` (and count).
-    pub fn query_tasks(&self, q: &TaskQuery) -> Vec<Value> {
+    pub(crate) fn query_tasks(&self, q: &TaskQuery) -> Vec<Value> {
         let now = now_ms();
         let mut list: Vec<&Task> = match &q.topic_name {
             Some(topic) => self

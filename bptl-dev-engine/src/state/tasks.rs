@@ -27,7 +27,7 @@ impl State {
     }
 
     /// `POST /external-task/{id}/complete`.
-    pub fn complete(
+    pub(crate) fn complete(
         &mut self,
         id: &str,
         worker: Option<&str>,
@@ -53,7 +53,7 @@ impl State {
 
     /// `POST /external-task/{id}/failure`.
     #[allow(clippy::too_many_arguments)]
-    pub fn failure(
+    pub(crate) fn failure(
         &mut self,
         id: &str,
         worker: Option<&str>,
@@ -145,7 +145,7 @@ impl State {
     }
 
     /// `POST /external-task/{id}/bpmnError`.
-    pub fn bpmn_error(
+    pub(crate) fn bpmn_error(
         &mut self,
         id: &str,
         worker: Option<&str>,
@@ -196,7 +196,7 @@ impl State {
     }
 
     /// `POST /external-task/{id}/extendLock`.
-    pub fn extend_lock(
+    pub(crate) fn extend_lock(
         &mut self,
         id: &str,
         worker: Option<&str>,
@@ -231,7 +231,7 @@ impl State {
     }
 
     /// `POST /external-task/{id}/lock`.
-    pub fn lock(
+    pub(crate) fn lock(
         &mut self,
         id: &str,
         worker: Option<&str>,
@@ -264,7 +264,7 @@ impl State {
     }
 
     /// `POST /external-task/{id}/unlock`.
-    pub fn unlock(&mut self, id: &str) -> Result<Effects, RestError> {
+    pub(crate) fn unlock(&mut self, id: &str) -> Result<Effects, RestError> {
         let Some(task) = self.tasks.get_mut(id) else {
             return Err(RestError::task_not_found(id));
         };
@@ -278,7 +278,11 @@ impl State {
     }
 
     /// `PUT /external-task/{id}/retries`.
-    pub fn set_retries(&mut self, id: &str, retries: Option<i64>) -> Result<Effects, RestError> {
+    pub(crate) fn set_retries(
+        &mut self,
+        id: &str,
+        retries: Option<i64>,
+    ) -> Result<Effects, RestError> {
         let Some(retries) = retries else {
             return Err(RestError::invalid_request(
                 "The number of retries cannot be null.",
@@ -315,7 +319,7 @@ impl State {
     }
 
     /// `GET /external-task/{id}/errorDetails`.
-    pub fn task_error_details(&self, id: &str) -> Result<Option<String>, RestError> {
+    pub(crate) fn task_error_details(&self, id: &str) -> Result<Option<String>, RestError> {
         self.tasks
             .get(id)
             .map(|t| t.error_details.clone())
@@ -328,7 +332,7 @@ impl State {
     }
 
     /// The number of open external tasks.
-    pub fn open_task_count(&self) -> usize {
+    pub(crate) fn open_task_count(&self) -> usize {
         self.tasks.len()
     }
 }

@@ -1,6 +1,8 @@
 //! Shared by the `client_*` integration tests: a dev engine with the client fixtures deployed,
 //! and a `CamundaClient` pointed at it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+// Test support shared by several test crates: its `pub` items are used across modules.
+#![allow(unreachable_pub)]
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! Helpers shared by the dev engine integration tests: a started engine and a thin HTTP client.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+// Test support shared by several test crates: its `pub` items are used across modules.
+#![allow(unreachable_pub)]
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -7,6 +7,8 @@
 //! replaced by stable placeholders), so two runs against the same engine give the same
 //! recording and runs against different engines can be compared field by field.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+// Test support shared by several test crates: its `pub` items are used across modules.
+#![allow(unreachable_pub)]
 
 pub mod normalise;
 pub mod scripts;

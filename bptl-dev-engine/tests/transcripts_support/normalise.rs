@@ -10,6 +10,8 @@
 //! * `durationInMillis` becomes `<duration>`.
 //! * In messages, dates and epoch milliseconds become `<date>` / `<ms>`.
 //! * The run token becomes `RUN`, the engine-rest root URL `<engine-rest>`.
+// Test support shared by several test crates: its `pub` items are used across modules.
+#![allow(unreachable_pub)]
 
 use std::collections::HashMap;
 

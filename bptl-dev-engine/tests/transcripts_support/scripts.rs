@@ -1,6 +1,8 @@
 //! The scripted exchanges, grouped by theme. Each script deploys its own processes with keys
 //! and topics made unique by the run token (`{{run}}`), so scripts are independent of each
 //! other and of earlier runs against the same engine.
+// Test support shared by several test crates: its `pub` items are used across modules.
+#![allow(unreachable_pub)]
 
 use serde_json::json;
 

@@ -13,6 +13,8 @@
 //!
 //! The facade's store tests include this file too (`tests/support/store_support.rs`).
 #![allow(dead_code, clippy::unwrap_used)]
+// Test support shared by several test crates: its `pub` items are used across modules.
+#![allow(unreachable_pub)]
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
