@@ -111,12 +111,12 @@ pub enum ConnectError {
         source: BoxError,
     },
     /// The schema migrations could not be applied.
-    #[error(
-        "cannot apply the task store's schema migrations to '{url}': {source}; if a newer bptl wrote this database, upgrade this worker, otherwise check that the user may create tables"
-    )]
+    #[error("cannot apply the task store's schema migrations to '{url}': {source}; {hint}")]
     Migrate {
         /// The URL, password redacted.
         url: String,
+        /// What to do.
+        hint: &'static str,
         /// The migrator's error.
         #[source]
         source: BoxError,
@@ -167,9 +167,19 @@ impl ConnectError {
         }
     }
 
-    pub(crate) fn migrate(url: &str, source: impl Into<BoxError>) -> Self {
+    pub(crate) fn migrate(url: &str, source: sqlx::migrate::MigrateError) -> Self {
+        use sqlx::migrate::MigrateError as M;
+        let hint = match &source {
+            M::VersionMismatch(_) | M::VersionMissing(_) | M::Dirty(_) => {
+                "the database's schema history does not match this build's migrations (a migration was changed, removed or left half-applied by a development build): point the worker at a new database, or restore the database from a backup made by a released bptl"
+            }
+            _ => {
+                "check that the database user may create and alter tables and indexes, and that the database is not full or read-only"
+            }
+        };
         ConnectError::Migrate {
             url: redact_url(url),
+            hint,
             source: source.into(),
         }
     }

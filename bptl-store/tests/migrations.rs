@@ -255,6 +255,8 @@ async fn a_sqlite_database_whose_applied_migration_changed_is_refused_with_the_r
     let err = SqliteStore::connect(&url).await.err().unwrap().to_string();
     assert!(err.contains("modified"), "{err}");
     assert!(err.contains(&url), "{err}");
+    // What to do fits the cause: not "upgrade this worker" or "check permissions".
+    assert!(err.contains("point the worker at a new database"), "{err}");
 }
 
 /// A record with two timeline entries, written in the schema of migrations 1 and 2 (timeline
