@@ -57,8 +57,12 @@ impl<E: Engine> Worker<E> {
                     Some(done) => reap(done, &mut in_flight),
                     None => break,
                 },
-                fetched = async { pending.as_mut().expect("guarded").answer().await },
-                    if pending.is_some() => {
+                fetched = async {
+                    match pending.as_mut() {
+                        Some(poll) => poll.answer().await,
+                        None => std::future::pending().await,
+                    }
+                }, if pending.is_some() => {
                     let permits = pending.take().map(KeptPoll::into_permits).unwrap_or_default();
                     match fetched {
                         Ok(Ok(tasks)) => {
