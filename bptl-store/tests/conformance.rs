@@ -105,6 +105,7 @@ conformance!(
     list_filters_by_business_key,
     hourly_counts_outcomes_per_hour_of_fetching,
     a_save_keeps_what_identifies_the_task,
+    insert_new_takes_a_key_exactly_once,
 );
 
 fn record(topic: &str) -> TaskRecord {
@@ -905,4 +906,46 @@ async fn hourly_counts_outcomes_per_hour_of_fetching(store: Arc<dyn TaskStore>) 
             },
         ]
     );
+}
+
+async fn insert_new_takes_a_key_exactly_once(store: Arc<dyn TaskStore>) {
+    // 16 inserts of one new key at once (a schedule's tick taken by a fleet): exactly one wins.
+    let r = record("tick");
+    let inserts = (0..16).map(|i| {
+        let store = Arc::clone(&store);
+        let mut mine = r.clone();
+        mine.worker_id = format!("worker-{i}");
+        tokio::spawn(async move { (i, store.insert_new(&mine).await.unwrap()) })
+    });
+    let mut winners = Vec::new();
+    for insert in inserts {
+        let (i, won) = insert.await.unwrap();
+        if won {
+            winners.push(i);
+        }
+    }
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one insert takes the key: {winners:?}"
+    );
+    let stored = store.get(&r.key()).await.unwrap().unwrap();
+    assert_eq!(stored.worker_id, format!("worker-{}", winners[0]));
+    assert_eq!(stored.status, TaskStatus::Initial);
+
+    // An existing record is never changed by a later insert, whatever its status.
+    let mut performed = stored.clone();
+    performed.status = TaskStatus::Performed;
+    performed.result_variables = Some(variables! { "done": true });
+    store.save(&performed).await.unwrap();
+    let mut again = r.clone();
+    again.worker_id = "late".to_owned();
+    assert!(!store.insert_new(&again).await.unwrap());
+    let kept = store.get(&r.key()).await.unwrap().unwrap();
+    assert_eq!(kept.status, TaskStatus::Performed);
+    assert_eq!(kept.worker_id, performed.worker_id);
+    assert_eq!(kept.result_variables, performed.result_variables);
+
+    // Another key of the same topic is free.
+    assert!(store.insert_new(&record("tick")).await.unwrap());
 }

@@ -49,6 +49,22 @@ pub trait TaskStore: Send + Sync + 'static {
     /// with its failure, and a stored result is never lost.
     async fn save(&self, record: &TaskRecord) -> Result<(), StoreError>;
 
+    /// Store `record` only if no record has its key; returns whether this call stored it.
+    ///
+    /// Task sources without an engine use it to take a key exactly once: a schedule's tick
+    /// (`schedule:NAME@TIME`), an HTTP call's idempotency key. Stores shared by several worker
+    /// processes must make it atomic (one `INSERT ... ON CONFLICT DO NOTHING`), so that of
+    /// several processes inserting the same key exactly one gets `true`. An existing record is
+    /// never changed. The default reads, then saves: correct for a store used by one process
+    /// at a time only.
+    async fn insert_new(&self, record: &TaskRecord) -> Result<bool, StoreError> {
+        if self.get(&record.key()).await?.is_some() {
+            return Ok(false);
+        }
+        self.save(record).await?;
+        Ok(true)
+    }
+
     /// Whether several worker processes write this store at once (a fleet sharing one
     /// history). The runtime then leaves, at start-up, a task another worker id performed to
     /// that worker while its lock lasts: the worker may be alive and completing it. A store

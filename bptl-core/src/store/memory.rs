@@ -135,6 +135,26 @@ impl TaskStore for InMemoryStore {
         Ok(())
     }
 
+    async fn insert_new(&self, record: &TaskRecord) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let key = record.key();
+        if inner.records.contains_key(&key) {
+            return Ok(false);
+        }
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        inner.records.insert(
+            key,
+            Stored {
+                seq,
+                record: record.clone(),
+                timeline: Vec::new(),
+            },
+        );
+        self.evict(&mut inner);
+        Ok(true)
+    }
+
     async fn get(&self, key: &TaskKey) -> Result<Option<TaskRecord>, StoreError> {
         Ok(self.lock().records.get(key).map(|s| s.record.clone()))
     }

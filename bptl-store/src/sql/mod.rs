@@ -15,7 +15,7 @@ pub(crate) use columns::{
 };
 pub(crate) use error::db_error;
 pub(crate) use reads::impl_reads;
-pub(crate) use statements::{COLUMNS, Statement, statement};
+pub(crate) use statements::{COLUMNS, Statement, insert_new_sql, statement};
 pub(crate) use writes::impl_writes;
 
 /// Implements `TaskStore` for `$store`, a struct with fields `reader` and `writer`
@@ -88,6 +88,14 @@ macro_rules! impl_task_store {
             ) -> Result<(), bptl_core::store::StoreError> {
                 let columns = self.named($crate::sql::Columns::new(record))?;
                 self.named(self.commit.save(columns).await)
+            }
+
+            async fn insert_new(
+                &self,
+                record: &bptl_core::store::TaskRecord,
+            ) -> Result<bool, bptl_core::store::StoreError> {
+                let columns = self.named($crate::sql::Columns::new(record))?;
+                self.named(self.insert_new_inner(&columns).await)
             }
 
             async fn get(

@@ -31,6 +31,17 @@ pub(crate) fn save_sql() -> String {
     )
 }
 
+/// `insert_new`: insert unless a record has the key (then nothing changes and no row counts).
+pub(crate) fn insert_new_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "INSERT INTO bptl_tasks ({COLUMNS}) VALUES ({INSERT_VALUES}) \
+             ON CONFLICT (engine, task_id) DO NOTHING"
+        )
+    })
+}
+
 /// `claim` in one statement: insert as `in_progress` (executions 1), or take over a record that
 /// is not yet performed. A record whose unit already succeeded is left alone (and no row is
 /// returned). The row lock the upsert takes makes concurrent claims of one task serial.

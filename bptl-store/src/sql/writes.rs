@@ -287,6 +287,19 @@ macro_rules! impl_writes {
                 Ok(done.rows_affected())
             }
 
+            /// `insert_new`: one `INSERT ... ON CONFLICT DO NOTHING` on the writer pool, outside
+            /// the group commit (the caller waits for its answer: it decides who runs a unit).
+            async fn insert_new_inner(
+                &self,
+                b: &$crate::sql::Columns,
+            ) -> Result<bool, bptl_core::store::StoreError> {
+                let done = Self::bind_ref(sqlx::query($crate::sql::insert_new_sql()), b)
+                    .execute(&self.writer)
+                    .await
+                    .map_err(|e| $crate::sql::db_error("inserting a new task record", e))?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn reset_inner(
                 &self,
                 key: &bptl_core::store::TaskKey,
