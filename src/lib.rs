@@ -106,6 +106,12 @@ pub use bptl_credentials as credentials;
 #[cfg(feature = "dummy")]
 pub use bptl_dummy as dummy;
 
+/// The built-in units (`bptl_units::start_process`, `http_request`, `send_email`; default
+/// feature `units`). Naming the crate here links its units into every binary that uses the
+/// facade with the `units` feature.
+#[cfg(feature = "units")]
+pub use bptl_units as units;
+
 /// The task stores in SQLite and PostgreSQL (`bptl-store`, feature `store`): `connect(url)`,
 /// `SqliteStore`, `PostgresStore`. The contract they implement is [`store`].
 #[cfg(feature = "store")]
