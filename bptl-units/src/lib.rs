@@ -1,11 +1,9 @@
 //! Built-in work units for bptl: the units every process needs.
 //!
-//! * [`start_process`]: start a process instance (BPTL's `CallActivity`);
-//! * [`http_request`]: call a configured HTTP service;
-//! * [`send_email`]: send an email through a configured SMTP service.
+//! * [`http_request`]: call a configured HTTP service.
 //!
-//! Their paths, which task mappings name, are `bptl_units::start_process`,
-//! `bptl_units::http_request` and `bptl_units::send_email`. The facade `bptl` links them with
+//! Their paths, which task mappings name, are `bptl_units::NAME`, e.g.
+//! `bptl_units::http_request`. The facade `bptl` links them with
 //! its default feature `units`; a binary on `bptl-core` alone links them with
 //! `use bptl_units as _;`.
 //!
