@@ -1,0 +1,19 @@
+//! Requests and answers of the Camunda REST API, as Rust types, by resource.
+
+mod deployment;
+mod external_task;
+mod process;
+
+use std::time::Duration;
+
+pub use deployment::{Deployment, DeploymentRequest, ProcessDefinition};
+pub use external_task::{
+    BpmnErrorRequest, ExternalTaskQuery, FailureRequest, FetchAndLock, FetchSorting, FetchTopic,
+    SortOrder,
+};
+pub use process::{HistoricProcessInstance, Incident, ProcessInstance, StartProcess};
+
+/// Milliseconds, as Camunda's durations travel.
+pub(crate) fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
