@@ -59,7 +59,8 @@ fn assemble_worker(
     }: Prepared,
 ) -> Result<Worker<bptl_camunda::CamundaEngine>, (u8, String)> {
     let registry = Registry::global().map_err(|e| (EXIT_USAGE, e.to_string()))?;
-    let callback = crate::callback::HttpCallbackSender::shared().map_err(|e| (EXIT_FAILURE, e))?;
+    let callback = crate::callback::HttpCallbackSender::shared(config.callback_allow.clone())
+        .map_err(|e| (EXIT_FAILURE, e))?;
     Worker::builder(bptl_camunda::CamundaEngine::new(client))
         .registry(registry.clone())
         .mappings(config.mappings())

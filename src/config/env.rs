@@ -11,9 +11,13 @@ use bptl_core::suggest::did_you_mean;
 
 /// The sections overrides apply to, with their keys.
 fn sections() -> [(&'static str, Vec<&'static str>); 4] {
-    // `auth` is a table, not a scalar: it has no override.
+    // `auth` is a table and `allow` a list, not scalars: they have no override.
     let scalar = |fields: &'static [&'static str]| -> Vec<&'static str> {
-        fields.iter().copied().filter(|f| *f != "auth").collect()
+        fields
+            .iter()
+            .copied()
+            .filter(|f| !matches!(*f, "auth" | "allow"))
+            .collect()
     };
     [
         ("engine", scalar(fields_of::<EngineModel>())),

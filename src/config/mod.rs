@@ -32,6 +32,8 @@
 //!
 //! [callback]
 //! timeout = "10s"
+//! # allow = ["https://*.example.nl/hooks/"]  # callbackUrls the worker may POST to (none by
+//! #                                # default); private addresses need the address itself
 //!
 //! [dashboard]                      # the web dashboard (README, "Dashboard")
 //! # addr = "127.0.0.1:9200"        # `worker run` serves it here; `worker dashboard` too
@@ -192,6 +194,8 @@ pub struct Config {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// `[callback] timeout` (default `10s`).
     pub callback_timeout: Duration,
+    /// `[callback] allow`: the callback URLs the worker may POST to (default: none).
+    pub callback_allow: crate::callback::CallbackAllowlist,
     /// `[dashboard]`.
     pub dashboard: DashboardConfig,
 }

@@ -99,6 +99,7 @@ pub(super) struct MetricsModel {
 pub(super) struct CallbackModel {
     #[serde(deserialize_with = "duration")]
     pub timeout: Option<Duration>,
+    pub allow: Vec<String>,
 }
 
 /// `[dashboard]`.

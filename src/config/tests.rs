@@ -158,6 +158,33 @@ fn iso_8601_durations_and_absurd_ones() {
 }
 
 #[test]
+fn callback_allow_entries_are_checked() {
+    let c = Config::from_toml_str(BASE, &|_| None).unwrap();
+    assert!(
+        c.callback_allow.entries().is_empty(),
+        "no callback is allowed by default"
+    );
+    let text = format!(
+        "{BASE}\n[callback]\nallow = [\"https://*.example.nl/hooks/\", \"https://*.nl/\", \"hooks.example.nl\"]\n"
+    );
+    let problems = Config::from_toml_str(&text, &|_| None).unwrap_err();
+    let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["callback.allow[1]", "callback.allow[2]"],
+        "{problems:?}"
+    );
+    assert!(problems[0].message.contains("*.example.nl"), "{problems:?}");
+    let text = format!("{BASE}\n[callback]\nallow = [\"https://*.example.nl/hooks/\"]\n");
+    let c = Config::from_toml_str(&text, &|_| None).unwrap();
+    assert!(
+        c.callback_allow
+            .matching("https://a.example.nl/hooks/1")
+            .is_ok()
+    );
+}
+
+#[test]
 fn overrides_are_read_as_their_keys_types() {
     let env = |name: &str| match name {
         "BPTL_ENGINE_LOCK_DURATION" => Some("PT2M".to_owned()),

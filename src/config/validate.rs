@@ -8,6 +8,8 @@ use bptl_core::runtime::{WorkerConfig, validate_lock_duration};
 use bptl_core::{RetryPolicy, TaskMapping};
 use bptl_credentials::{SecretConfig, ServicesConfig};
 
+use crate::callback::CallbackAllowlist;
+
 use super::model::{AuthModel, DashboardModel, EngineModel, FileModel, MappingModel};
 use super::{Config, ConfigError, DashboardConfig, EngineAuthConfig, EngineConfig, StoreConfig};
 
@@ -81,6 +83,12 @@ pub(super) fn config(file: FileModel, problems: &mut Vec<ConfigError>) -> Config
         problems,
     );
     let callback_timeout = file.callback.timeout.unwrap_or(defaults.callback_timeout);
+    let callback_allow = CallbackAllowlist::new(&file.callback.allow).unwrap_or_else(|bad| {
+        for (i, message) in bad {
+            problems.push(ConfigError::new(format!("callback.allow[{i}]"), message));
+        }
+        CallbackAllowlist::default()
+    });
     let dashboard = dashboard(file.dashboard, problems);
     let config = Config {
         engine,
@@ -89,6 +97,7 @@ pub(super) fn config(file: FileModel, problems: &mut Vec<ConfigError>) -> Config
         store,
         metrics_addr,
         callback_timeout,
+        callback_allow,
         dashboard,
     };
     // The worker's own limits, as the worker builder checks them.

@@ -17,10 +17,19 @@ use crate::timeline::EventKind;
 ///
 /// The runtime calls it after the engine accepted a completion, when the process variable
 /// `callbackUrl` is a non-empty string, with the body
-/// `{"taskId", "topic", "processInstanceId", "status": "completed"}`. Its outcome is logged
+/// `{"taskId", "topic", "processInstanceId", "status": "completed"}`, if
+/// [`allowed`](CallbackSender::allowed) accepts the URL. Its outcome (or the refusal) is logged
 /// and put on the task's timeline; it never un-completes the task.
 #[async_trait]
 pub trait CallbackSender: Send + Sync + 'static {
+    /// Whether `url` may be called; `Err` says why not (without secrets: no query, no user
+    /// info). The runtime asks before [`post_json`](CallbackSender::post_json); the default
+    /// allows every URL.
+    async fn allowed(&self, url: &str) -> Result<(), String> {
+        let _ = url;
+        Ok(())
+    }
+
     /// POST `body` as JSON to `url`, giving up after `timeout`. Returns the response's HTTP
     /// status, or a message when no response arrived (connection refused, timeout, ...).
     async fn post_json(
@@ -56,6 +65,17 @@ impl<E: Engine> TaskCtx<'_, E> {
             );
             return;
         };
+        if let Err(reason) = sender.allowed(&url).await {
+            warn!("callbackUrl {shown} refused: {reason}");
+            self.timeline.record(
+                EventKind::Callback,
+                format!(
+                    "callbackUrl {shown} refused: {reason} (not called; the task stays completed)"
+                ),
+                json!({ "url": shown, "refused": reason }),
+            );
+            return;
+        }
         let body = json!({
             "taskId": self.task.task_id(),
             "topic": self.topic,
