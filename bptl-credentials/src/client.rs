@@ -123,8 +123,9 @@ struct Inner {
 
 /// An HTTP client for one service: rooted at its API root, authenticated for one application,
 /// with the service's timeout; every request and response is recorded on the task's timeline
-/// (method, URL, status, duration, headers with secrets as `***`, bodies up to
-/// [`MAX_RECORDED_BODY`] bytes).
+/// (method, URL, status, duration, headers with secrets as `***`; bodies up to
+/// [`MAX_RECORDED_BODY`] bytes as the service's [`LogBodies`](crate::LogBodies) says: by default
+/// only for failed exchanges).
 ///
 /// Units get one with `task.client("alias").await?` (see [`TaskServices`](crate::TaskServices)).
 /// Paths are relative to the API root (a leading `/` too); absolute URLs must lie below the API
@@ -338,7 +339,8 @@ impl ServiceRequest {
         let request_body = request
             .body()
             .and_then(|b| b.as_bytes())
-            .map(|b| body_text(b, &inner.secrets));
+            .map(<[u8]>::to_vec);
+        let log_bodies = inner.service.recorded_bodies();
         let started = Instant::now();
         let sent = inner.http.execute(request).await;
         let outcome = match sent {
@@ -358,6 +360,9 @@ impl ServiceRequest {
         let service = inner.service.name();
         match outcome {
             Ok((status, headers, final_url, body)) => {
+                let recorded = log_bodies.records(Some(status.as_u16()));
+                let request_body = recorded_body(recorded, request_body.as_deref(), &inner.secrets);
+                let response_body = recorded_body(recorded, Some(&body), &inner.secrets);
                 let data = json!({
                     "service": service,
                     "method": method,
@@ -367,8 +372,9 @@ impl ServiceRequest {
                     "request": { "headers": request_headers, "body": request_body },
                     "response": {
                         "headers": redact_headers(&headers),
-                        "body": body_text(&body, &inner.secrets),
+                        "body": response_body,
                     },
+                    "log_bodies": log_bodies.as_str(),
                 });
                 record(
                     inner,
@@ -387,6 +393,11 @@ impl ServiceRequest {
             }
             Err(message) => {
                 let message = scrub(&message, &inner.secrets);
+                let request_body = recorded_body(
+                    log_bodies.records(None),
+                    request_body.as_deref(),
+                    &inner.secrets,
+                );
                 let data = json!({
                     "service": service,
                     "method": method,
@@ -394,6 +405,7 @@ impl ServiceRequest {
                     "duration_ms": duration_ms,
                     "request": { "headers": request_headers, "body": request_body },
                     "error": message,
+                    "log_bodies": log_bodies.as_str(),
                 });
                 record(
                     inner,
@@ -424,6 +436,14 @@ impl ServiceRequest {
 fn record(inner: &Inner, message: String, data: Value) {
     if let Some(timeline) = &inner.timeline {
         timeline.record(EventKind::Request, message, data);
+    }
+}
+
+/// A body for the timeline: `null` when not `recorded` (see `log_bodies`) or absent.
+fn recorded_body(recorded: bool, body: Option<&[u8]>, secrets: &[String]) -> Value {
+    match body {
+        Some(body) if recorded => body_text(body, secrets),
+        _ => Value::Null,
     }
 }
 

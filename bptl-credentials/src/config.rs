@@ -6,7 +6,7 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::model::{Application, Auth, Credentials, DEFAULT_JWT_VALIDITY, Service};
+use crate::model::{Application, Auth, Credentials, DEFAULT_JWT_VALIDITY, LogBodies, Service};
 use crate::secret::SecretConfig;
 
 /// A problem with the services configuration: the key it is about and what to do.
@@ -102,6 +102,8 @@ pub struct ServiceConfig {
     pub api_type: String,
     /// The request timeout, e.g. `"30s"` (default 30 s).
     pub timeout: Option<String>,
+    /// Which bodies go on the task's timeline: `"none"`, `"errors"` (default) or `"all"`.
+    pub log_bodies: Option<LogBodies>,
     /// The authentication scheme (default `none`).
     #[serde(default)]
     pub auth: AuthKind,
@@ -313,6 +315,9 @@ impl ServiceConfig {
             }
             if let Some(t) = timeout {
                 s = s.timeout(t);
+            }
+            if let Some(log_bodies) = self.log_bodies {
+                s = s.log_bodies(log_bodies);
             }
             if !credentials.is_empty() {
                 s = s.credentials(credentials);

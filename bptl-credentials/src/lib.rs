@@ -79,7 +79,8 @@ pub use config::{
 };
 pub use error::CredentialsError;
 pub use model::{
-    ApiType, Application, Auth, Credentials, DEFAULT_JWT_VALIDITY, DEFAULT_TIMEOUT, Service,
+    ApiType, Application, Auth, Credentials, DEFAULT_JWT_VALIDITY, DEFAULT_TIMEOUT, LogBodies,
+    Service,
 };
 pub use secret::SecretConfig;
 pub use store::{AuthHeaders, CredentialStore, DEFAULT_OAUTH2_LIFETIME, ZgwClaims};

@@ -12,6 +12,48 @@ use crate::config::ConfigProblem;
 /// The timeout of a service that does not set one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Which request and response bodies of a service go on the task's timeline (`log_bodies`).
+/// Bodies may hold personal data, and timelines are kept with the task records.
+///
+/// ```
+/// use bptl_credentials::LogBodies;
+/// assert_eq!(LogBodies::default(), LogBodies::Errors);
+/// assert!(LogBodies::Errors.records(Some(500)) && !LogBodies::Errors.records(Some(200)));
+/// assert!(LogBodies::Errors.records(None), "a request without an answer is an error");
+/// assert!(LogBodies::All.records(Some(200)) && !LogBodies::None.records(Some(500)));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogBodies {
+    /// `"none"`: never; the timeline has method, URL, status, duration and headers only.
+    None,
+    /// `"errors"` (the default): for exchanges that failed (no answer, or a 4xx/5xx status).
+    #[default]
+    Errors,
+    /// `"all"`: always (up to [`MAX_RECORDED_BODY`](crate::MAX_RECORDED_BODY) bytes each).
+    All,
+}
+
+impl LogBodies {
+    /// Whether the bodies of an exchange with this outcome are recorded (`None`: no answer).
+    pub fn records(self, status: Option<u16>) -> bool {
+        match self {
+            LogBodies::None => false,
+            LogBodies::All => true,
+            LogBodies::Errors => status.is_none_or(|s| s >= 400),
+        }
+    }
+
+    /// The configuration's name: `none`, `errors` or `all`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogBodies::None => "none",
+            LogBodies::Errors => "errors",
+            LogBodies::All => "all",
+        }
+    }
+}
+
 /// How long a ZGW JWT is valid when the service does not say: 12 hours, as in BPTL.
 pub const DEFAULT_JWT_VALIDITY: Duration = Duration::from_secs(12 * 3600);
 
@@ -292,6 +334,7 @@ pub struct Service {
     timeout: Duration,
     auth: Auth,
     credentials: Option<Credentials>,
+    log_bodies: LogBodies,
 }
 
 impl Service {
@@ -312,6 +355,7 @@ impl Service {
             timeout: DEFAULT_TIMEOUT,
             auth: Auth::None,
             credentials: None,
+            log_bodies: LogBodies::default(),
         })
     }
 
@@ -325,6 +369,17 @@ impl Service {
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
+    }
+
+    /// Set which bodies go on the timeline (default [`LogBodies::Errors`]).
+    pub fn log_bodies(mut self, log_bodies: LogBodies) -> Self {
+        self.log_bodies = log_bodies;
+        self
+    }
+
+    /// Which bodies go on the timeline.
+    pub fn recorded_bodies(&self) -> LogBodies {
+        self.log_bodies
     }
 
     /// Set the authentication scheme.

@@ -10,8 +10,8 @@ use bptl_core::{
     TaskRun, Timeline, UnitEntry, UnitError, UnitFuture, UnitKind, Variables, execute, variables,
 };
 use bptl_credentials::{
-    Application, Auth, CredentialStore, Credentials, CredentialsError, Method, Service,
-    TaskServices,
+    Application, Auth, CredentialStore, Credentials, CredentialsError, LogBodies, Method, Service,
+    ServicesConfig, TaskServices,
 };
 use common::EchoApi;
 use serde_json::json;
@@ -21,8 +21,10 @@ const APP: &str = "https://app.example";
 async fn setup() -> (EchoApi, String, Arc<CredentialStore>) {
     let api = EchoApi::default();
     let base = api.start().await;
+    // These tests look at the bodies of successful exchanges too.
     let service = Service::new("echo", &format!("{base}/api/v1"), "orc")
         .expect("service")
+        .log_bodies(LogBodies::All)
         .auth(Auth::ApiKey)
         .credentials(Credentials::api_key("X-Api-Key", "service-api-key"));
     let app =
@@ -193,6 +195,103 @@ async fn large_bodies_are_cut_on_the_timeline() {
     let recorded = entry.data["request"]["body"].as_str().expect("body");
     assert!(recorded.len() < 4200, "{}", recorded.len());
     assert!(recorded.ends_with("bytes in all)"));
+}
+
+#[tokio::test]
+async fn log_bodies_decides_which_bodies_reach_the_timeline() {
+    let api = EchoApi::default();
+    let base = api.start().await;
+    // Through the configuration's keys, as an operator writes them; "errors" is the default.
+    let config: ServicesConfig = toml::from_str(&format!(
+        r#"
+        [services.quiet]
+        api_root = "{base}/api/v1"
+        api_type = "orc"
+        log_bodies = "none"
+        [services.default]
+        api_root = "{base}/api/v1"
+        api_type = "orc"
+        [services.loud]
+        api_root = "{base}/api/v1"
+        api_type = "orc"
+        log_bodies = "all"
+        [services.dead]
+        api_root = "http://127.0.0.1:9/"
+        api_type = "orc"
+        "#
+    ))
+    .expect("config");
+    let store = CredentialStore::from_config(config).expect("store");
+    let body = json!({ "bsn": "999990019" });
+    // (service, body recorded for a 2xx, body recorded for a 404)
+    for (service, on_success, on_error) in [
+        ("quiet", false, false),
+        ("default", false, true),
+        ("loud", true, true),
+    ] {
+        let timeline = Timeline::new();
+        let client = store
+            .client(APP, service, Some(timeline.clone()))
+            .await
+            .expect("client");
+        client.post("personen", &body).await.expect("post");
+        client.post("status/404", &body).await.expect_err("a 404");
+        let entries = timeline.entries();
+        assert_eq!(entries.len(), 2, "{service}");
+        for (entry, recorded) in [(&entries[0], on_success), (&entries[1], on_error)] {
+            let data = &entry.data;
+            assert!(data["status"].is_u64(), "{service}: {data}");
+            assert_eq!(
+                data["request"]["body"]
+                    .as_str()
+                    .is_some_and(|b| b.contains("999990019")),
+                recorded,
+                "{service}: request body {data}"
+            );
+            assert_eq!(
+                data["response"]["body"].is_string(),
+                recorded,
+                "{service}: response body {data}"
+            );
+            assert_eq!(
+                data["log_bodies"],
+                if service == "default" {
+                    "errors"
+                } else if service == "quiet" {
+                    "none"
+                } else {
+                    "all"
+                }
+            );
+            // Headers, status and URL are there whatever the mode.
+            assert!(data["request"]["headers"].is_object(), "{data}");
+        }
+    }
+    // No answer at all is an error: "errors" records the request body.
+    let timeline = Timeline::new();
+    let client = store
+        .client(APP, "dead", Some(timeline.clone()))
+        .await
+        .expect("client");
+    client.post("x", &body).await.expect_err("refused");
+    let data = &timeline.entries()[0].data;
+    assert!(data["error"].is_string(), "{data}");
+    assert!(
+        data["request"]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("999990019")),
+        "{data}"
+    );
+
+    let err = toml::from_str::<ServicesConfig>(
+        "[services.x]\napi_root = \"http://x/\"\napi_type = \"orc\"\nlog_bodies = \"sometimes\"\n",
+    )
+    .expect_err("a bad mode");
+    assert!(
+        err.to_string()
+            .contains("unknown variant `sometimes`, expected one of `none`, `errors`, `all`"),
+        "{err}"
+    );
 }
 
 // Units that use TaskServices, run through core's execute.

@@ -473,9 +473,10 @@ pub struct OutgoingRequest {
     pub status: Option<u16>,
     /// The request headers, secrets as `***`.
     pub request_headers: Json,
-    /// The request body as text, if any.
+    /// The request body as text, if any and recorded (the service's `log_bodies`: by default
+    /// only for failed exchanges; `ServiceSpec::new(..).key("log_bodies", "all")` for all).
     pub request_body: Option<String>,
-    /// The response body as text, if an answer came.
+    /// The response body as text, if an answer came and it was recorded (see `request_body`).
     pub response_body: Option<String>,
     /// Why no answer came, if none did.
     pub error: Option<String>,
