@@ -108,7 +108,10 @@ async fn fail_fails_with_the_requested_retries() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(run.execution_error.as_deref(), Some("failure requested"));
+    assert_eq!(
+        run.record.execution_error.as_deref(),
+        Some("failure requested")
+    );
     let (_, out) = run_unit(
         "fail",
         variables! { "message": "boom", "retries": 2, "retryTimeoutMs": 1500 },
@@ -148,5 +151,5 @@ async fn bpmn_error_raises_its_code() {
 async fn dummy_accepts_anything() {
     let (run, out) = run_unit("dummy", variables! { "x": 1 }).await;
     assert_eq!(out.expect("ok"), Variables::new());
-    assert_eq!(run.status.as_str(), "performed");
+    assert_eq!(run.status().as_str(), "performed");
 }

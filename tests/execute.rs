@@ -108,11 +108,11 @@ async fn exec(run: &mut TaskRun) -> Result<Variables, ExecuteError> {
 #[tokio::test]
 async fn success_moves_initial_in_progress_performed_and_keeps_results() {
     let mut run = run("counted", variables! { "amount": 21 });
-    assert_eq!(run.status, TaskStatus::Initial);
+    assert_eq!(run.status(), TaskStatus::Initial);
     let out = exec(&mut run).await.expect("performed");
     assert_eq!(out.get("doubled"), Some(&Value::Integer(42)));
-    assert_eq!(run.status, TaskStatus::Performed);
-    assert_eq!(run.result_variables.as_ref(), Some(&out));
+    assert_eq!(run.status(), TaskStatus::Performed);
+    assert_eq!(run.record.result_variables.as_ref(), Some(&out));
     let transitions: Vec<String> = run
         .timeline
         .entries()
@@ -189,7 +189,7 @@ async fn missing_mapping_and_missing_callback_use_bptls_messages() {
             .ends_with("Did you mean 'execute::counted'?"),
         "{err}"
     );
-    assert_eq!(nothing.status, TaskStatus::Initial, "nothing ran");
+    assert_eq!(nothing.status(), TaskStatus::Initial, "nothing ran");
 }
 
 #[tokio::test]
@@ -227,15 +227,18 @@ async fn errors_set_failed_and_keep_the_error_text() {
         err,
         ExecuteError::Unit(UnitError::MissingVariable { .. })
     ));
-    assert_eq!(missing.status, TaskStatus::Failed);
+    assert_eq!(missing.status(), TaskStatus::Failed);
     assert_eq!(
-        missing.execution_error.as_deref(),
+        missing.record.execution_error.as_deref(),
         Some("The variable amount is missing or empty.")
     );
 
     let mut io = run("io_error", Variables::new());
     exec(&mut io).await.unwrap_err();
-    assert_eq!(io.execution_error.as_deref(), Some("config.json not found"));
+    assert_eq!(
+        io.record.execution_error.as_deref(),
+        Some("config.json not found")
+    );
 }
 
 #[tokio::test]
@@ -246,16 +249,16 @@ async fn panics_become_failures_with_the_panic_message() {
         matches!(err, ExecuteError::Unit(UnitError::Panic(_))),
         "{err:?}"
     );
-    assert_eq!(run_async.status, TaskStatus::Failed);
+    assert_eq!(run_async.status(), TaskStatus::Failed);
     assert_eq!(
-        run_async.execution_error.as_deref(),
+        run_async.record.execution_error.as_deref(),
         Some("the work unit panicked: the unit exploded")
     );
 
     let mut run_blocking = run("blocking_panics", Variables::new());
     exec(&mut run_blocking).await.unwrap_err();
     assert_eq!(
-        run_blocking.execution_error.as_deref(),
+        run_blocking.record.execution_error.as_deref(),
         Some("the work unit panicked: blocking unit exploded")
     );
 }
@@ -269,7 +272,7 @@ async fn a_mapping_timeout_fails_the_task() {
         "{err:?}"
     );
     assert_eq!(
-        run.execution_error.as_deref(),
+        run.record.execution_error.as_deref(),
         Some("timed out after 200ms")
     );
 }
@@ -308,7 +311,7 @@ fn blocking_units_run_off_the_async_threads() {
 async fn returning_nothing_gives_empty_variables() {
     let mut run = run("returns_unit", Variables::new());
     assert_eq!(exec(&mut run).await.expect("performed"), Variables::new());
-    assert_eq!(run.result_variables, Some(Variables::new()));
+    assert_eq!(run.record.result_variables, Some(Variables::new()));
 }
 
 #[derive(Default)]

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use crate::error::UnitError;
 use crate::mapping::{TaskMapping, TaskMappings};
 use crate::registry::{LINK_HINT, Registry, UnitEntry};
-use crate::status::Transition;
+use crate::store::TaskRecord;
 use crate::task::{BaseTask, Extensions, RunningTask, TaskContext, TaskRef, TaskStatus};
 use crate::timeline::Timeline;
 use crate::value::Variables;
@@ -65,17 +65,19 @@ pub enum ExecuteError {
     Unit(#[from] UnitError),
 }
 
-/// One execution of a task: its status, results, error and timeline.
+/// One execution of a task: its record (status, results, error), its timeline and the
+/// extensions its unit sees.
+///
+/// The status lives in one place, [`TaskRun::record`], and changes only through the
+/// [status machine](crate::status)'s methods on [`TaskRecord`]: `execute` calls
+/// [`TaskRecord::start`], then [`TaskRecord::perform`] or [`TaskRecord::fail`], and puts each
+/// transition on the timeline.
 #[derive(Debug)]
 pub struct TaskRun {
     /// The task.
     pub task: TaskRef,
-    /// The status.
-    pub status: TaskStatus,
-    /// What the unit returned, once performed.
-    pub result_variables: Option<Variables>,
-    /// The error text, once failed.
-    pub execution_error: Option<String>,
+    /// The task's record: status, result variables, error text and execution count.
+    pub record: TaskRecord,
     /// The timeline.
     pub timeline: Timeline,
     /// Extensions handed to the unit through its task's context.
@@ -83,13 +85,12 @@ pub struct TaskRun {
 }
 
 impl TaskRun {
-    /// A fresh run (status `initial`).
+    /// A fresh run (status `initial`, the record made from the task as fetched).
     pub fn new(task: TaskRef) -> Self {
+        let record = TaskRecord::from_task(&*task, "");
         Self {
             task,
-            status: TaskStatus::Initial,
-            result_variables: None,
-            execution_error: None,
+            record,
             timeline: Timeline::new(),
             extensions: Extensions::default(),
         }
@@ -107,21 +108,21 @@ impl TaskRun {
         self
     }
 
-    /// Start from a stored status.
-    pub fn with_status(mut self, status: TaskStatus) -> Self {
-        self.status = status;
+    /// Run from a stored record (its status, results and execution count).
+    pub fn with_record(mut self, record: TaskRecord) -> Self {
+        self.record = record;
         self
     }
 
-    /// Change the status and record it on the timeline. The change follows the
-    /// [status machine](crate::status); one it refuses is recorded as it happened all the same.
-    pub fn set_status(&mut self, status: TaskStatus) {
-        let transition = self.status.to(status).unwrap_or(Transition {
-            from: self.status,
-            to: status,
-        });
-        self.status = status;
-        transition.record(&self.timeline, None);
+    /// Start from a stored status (the record's, which the run's transitions change).
+    pub fn with_status(mut self, status: TaskStatus) -> Self {
+        self.record.status = status;
+        self
+    }
+
+    /// The status, as [`TaskRun::record`] holds it.
+    pub fn status(&self) -> TaskStatus {
+        self.record.status
     }
 }
 
@@ -148,10 +149,23 @@ pub async fn execute(
     registry: &Registry,
     mappings: &TaskMappings,
 ) -> Result<Variables, ExecuteError> {
-    let task = Arc::clone(&run.task);
-    let unit = resolve(&*task, mappings.get(task.topic_name()), registry)?;
-    if !run.status.can_start() {
-        return Err(match run.status {
+    let unit = start(run, registry, mappings)?;
+    finish(run, &unit).await
+}
+
+/// The first half of [`execute`](fn@execute): resolve the unit, check the status and the lock,
+/// and make the `initial → in_progress` transition, without running the unit. For a caller
+/// that stores the started record before the unit runs; [`finish`] runs it.
+pub fn start<'r>(
+    run: &mut TaskRun,
+    registry: &'r Registry,
+    mappings: &TaskMappings,
+) -> Result<ResolvedUnit<'r>, ExecuteError> {
+    let task = &*run.task;
+    let unit = resolve(task, mappings.get(task.topic_name()), registry)?;
+    let status = run.record.status;
+    if !status.can_start() {
+        return Err(match status {
             TaskStatus::InProgress => ExecuteError::TaskInProgress {
                 task_id: task.task_id().to_owned(),
             },
@@ -161,31 +175,41 @@ pub async fn execute(
             },
         });
     }
-    if let Some(expired_at) = lock_expired(&*task) {
+    if let Some(expired_at) = lock_expired(task) {
         return Err(ExecuteError::TaskExpired {
             task_id: task.task_id().to_owned(),
             expired_at,
         });
     }
-    run.set_status(TaskStatus::InProgress);
+    let started = run
+        .record
+        .start()
+        .map_err(|_| ExecuteError::TaskInProgress {
+            task_id: task.task_id().to_owned(),
+        })?;
+    started.record(&run.timeline, None);
+    Ok(unit)
+}
+
+/// The second half of [`execute`](fn@execute): run the unit [`start`] resolved and make the
+/// `in_progress → performed` (result kept) or `in_progress → failed` (error text kept)
+/// transition.
+pub async fn finish(run: &mut TaskRun, unit: &ResolvedUnit<'_>) -> Result<Variables, ExecuteError> {
     let context = TaskContext {
         mapping: Some(Arc::clone(&unit.mapping)),
         timeline: run.timeline.clone(),
         extensions: run.extensions.clone(),
     };
-    let running: TaskRef = Arc::new(RunningTask::new(task, context));
-    match unit.run(running).await {
-        Ok(vars) => {
-            run.result_variables = Some(vars.clone());
-            run.set_status(TaskStatus::Performed);
-            Ok(vars)
-        }
-        Err(error) => {
-            run.execution_error = Some(error.chain());
-            run.set_status(TaskStatus::Failed);
-            Err(ExecuteError::Unit(error))
-        }
+    let running: TaskRef = Arc::new(RunningTask::new(Arc::clone(&run.task), context));
+    let outcome = unit.run(running).await;
+    let transition = match &outcome {
+        Ok(vars) => run.record.perform(vars.clone()),
+        Err(error) => run.record.fail(error.chain()),
+    };
+    if let Ok(transition) = transition {
+        transition.record(&run.timeline, None);
     }
+    outcome.map_err(ExecuteError::Unit)
 }
 
 /// When the task's lock expired, if it has (expiry ≤ now): its unit must not start.

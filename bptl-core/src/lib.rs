@@ -28,7 +28,7 @@
 //! let mut run = TaskRun::new(InMemoryTask::new("double", variables! { "amount": 21 }).into_ref());
 //! let out = execute(&mut run, &registry, &mappings).await.unwrap();
 //! assert_eq!(out.get("doubled").and_then(|v| v.as_f64()), Some(42.0));
-//! assert_eq!(run.status.as_str(), "performed");
+//! assert_eq!(run.status().as_str(), "performed");
 //! # }
 //! ```
 //!

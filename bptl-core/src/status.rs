@@ -11,7 +11,7 @@
 //! ```
 //!
 //! The transitions are methods on [`TaskRecord`] (what the runtime, `execute` and the
-//! operator commands store) and checks on [`TaskStatus`] (what [`crate::TaskRun`] tracks).
+//! operator commands store, and what [`crate::TaskRun`] holds) and checks on [`TaskStatus`].
 //! Each returns the [`Transition`] it made, which puts the one timeline entry for it.
 
 use std::fmt;
@@ -77,6 +77,16 @@ impl TaskStatus {
                 | (Performed, Completed)
                 | (_, Initial)
         )
+    }
+
+    /// The statuses in which a record with result variables is never claimed again (its unit
+    /// already succeeded): `performed` and `completed`. The SQL stores' claim statement builds
+    /// its `status IN (...)` condition from this list.
+    pub const RESULT_KEPT: [TaskStatus; 2] = [TaskStatus::Performed, TaskStatus::Completed];
+
+    /// Whether this status is one of [`TaskStatus::RESULT_KEPT`].
+    pub fn keeps_result(self) -> bool {
+        Self::RESULT_KEPT.contains(&self)
     }
 
     /// Whether a unit may start for a task in this status (`initial` or `failed`).
@@ -216,6 +226,41 @@ impl TaskRecord {
     }
 }
 
+/// The claim, [`TaskStore::claim`](crate::store::TaskStore::claim)'s transition: a worker
+/// that fetched a task takes its record to `in_progress` unless the unit already succeeded.
+///
+/// It is a transition of its own, not [`TaskRecord::start`]: a fetched task is claimed from no
+/// record at all, and from `in_progress` too (a run abandoned by a worker that died, whose
+/// lock expired). Every store makes it in one atomic step, so it is defined here as data (the
+/// refusal rule and the record it stores) that the in-memory store applies in Rust and the SQL
+/// stores in their single upsert statement (`WHERE NOT (status IN RESULT_KEPT AND
+/// result_variables IS NOT NULL)`, `status = 'in_progress'`, `executions + 1`, results
+/// cleared): running the machine in Rust inside the SQL stores would need a read, a decision
+/// and a write per task, the round trips the one-statement claim exists to avoid.
+impl TaskRecord {
+    /// Whether a claim leaves this stored record alone: its status is in
+    /// [`TaskStatus::RESULT_KEPT`] and it holds result variables.
+    pub fn claim_refused(&self) -> bool {
+        self.status.keeps_result() && self.result_variables.is_some()
+    }
+
+    /// The record a claim stores for the `fetched` record when `previous` (the stored one, if
+    /// any) does not refuse it: `in_progress`, `executions` one more than stored (1 for a new
+    /// record), `created_at` the stored one, results, error text and `reported_at` cleared.
+    pub fn claimed(fetched: &TaskRecord, previous: Option<&TaskRecord>) -> TaskRecord {
+        let mut claimed = fetched.clone();
+        claimed.status = TaskStatus::InProgress;
+        claimed.executions = previous.map_or(0, |p| p.executions) + 1;
+        if let Some(prev) = previous {
+            claimed.created_at = prev.created_at;
+        }
+        claimed.result_variables = None;
+        claimed.execution_error = None;
+        claimed.reported_at = None;
+        claimed
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -261,6 +306,31 @@ mod tests {
         assert_eq!(record.execution_error.as_deref(), Some("boom"));
         assert_eq!(record.start().unwrap().from, TaskStatus::Failed);
         assert_eq!(record.executions, 3);
+    }
+
+    #[test]
+    fn a_claim_takes_any_record_to_in_progress_unless_its_result_is_kept() {
+        let task = InMemoryTask::new("t", variables! {});
+        let fetched = TaskRecord::from_task(&task, "w");
+        let new = TaskRecord::claimed(&fetched, None);
+        assert_eq!((new.status, new.executions), (TaskStatus::InProgress, 1));
+        let again = TaskRecord::claimed(&fetched, Some(&new));
+        assert_eq!(
+            (again.status, again.executions),
+            (TaskStatus::InProgress, 2),
+            "an abandoned in_progress run is claimed again"
+        );
+        let mut performed = again.clone();
+        let _ = performed.perform(variables! { "x": 1 }).unwrap();
+        assert!(performed.claim_refused());
+        performed.result_variables = None;
+        assert!(!performed.claim_refused(), "no result: the unit runs again");
+        let mut failed = again;
+        let _ = failed.fail("boom").unwrap();
+        assert!(!failed.claim_refused());
+        let retried = TaskRecord::claimed(&fetched, Some(&failed));
+        assert_eq!(retried.execution_error, None);
+        assert_eq!(retried.created_at, failed.created_at);
     }
 
     #[test]

@@ -395,7 +395,7 @@ async fn clear_errors_for_units() {
         out.expect_err("no app id"),
         "The variable bptlAppId is missing or empty."
     );
-    assert_eq!(run.status.as_str(), "failed");
+    assert_eq!(run.status().as_str(), "failed");
 
     let (_, out) = run_unit(
         Some(&store),

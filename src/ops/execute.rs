@@ -6,7 +6,7 @@ use std::time::Duration;
 use bptl_core::store::{TaskRecord, TaskStore};
 use bptl_core::{
     Engine, EventKind, ExecuteError, Extensions, Registry, TaskMappings, TaskRef, TaskRun,
-    TaskStatus, Timeline, Variables, execute as execute_unit, execute::lock_expired,
+    TaskStatus, Timeline, Variables, execute as run_unit,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -140,30 +140,35 @@ async fn run_stored<E: Engine>(
     }
 
     let task = task_from_record(record)?;
-    if let Some(expired_at) = lock_expired(&*task) {
-        // Checked before the record says `in_progress`: a unit that never starts counts no
-        // execution.
-        let err = ExecuteError::TaskExpired {
-            task_id: record.task_id.clone(),
-            expired_at,
-        };
-        return Err(OpsError::NotExecutable(format!(
-            "{err}; use --force to take a fresh lock"
-        )));
-    }
     let mut run = TaskRun::new(task)
         .with_timeline(timeline.clone())
         .with_extensions(extensions)
-        .with_status(record.status);
-    // The run's own timeline says `initial → in_progress` once `execute` starts the unit.
-    let _started = record
-        .start()
-        .map_err(|e| OpsError::NotExecutable(format!("task {key} cannot run: {e}")))?;
-    store.save(record).await?;
-    let result = execute_unit(&mut run, registry, mappings).await;
+        .with_record(record.clone());
+    // One status machine: the run's record makes each transition (and puts it on the
+    // timeline); it is stored after each of them.
+    let result = match run_unit::start(&mut run, registry, mappings) {
+        Err(err @ ExecuteError::TaskExpired { .. }) => {
+            // Refused before the record says `in_progress`: a unit that never starts counts no
+            // execution.
+            return Err(OpsError::NotExecutable(format!(
+                "{err}; use --force to take a fresh lock"
+            )));
+        }
+        Err(err) => {
+            // Refused before the unit starts (no mapping, an inactive one, ...).
+            if let Ok(failed) = run.record.fail(err.to_string()) {
+                failed.record(timeline, None);
+            }
+            Err(err)
+        }
+        Ok(unit) => {
+            store.save(&run.record).await?;
+            run_unit::finish(&mut run, &unit).await
+        }
+    };
+    *record = run.record;
     match result {
         Ok(vars) => {
-            let _ = record.perform(vars.clone());
             store.save(record).await?;
             writeln!(out, "task {key}: performed; completing it in the engine")?;
             complete(store, engine, record, &vars, timeline).await?;
@@ -175,7 +180,6 @@ async fn run_stored<E: Engine>(
                 ExecuteError::Unit(unit) => unit.chain(),
                 other => other.to_string(),
             };
-            let _ = record.fail(text.clone());
             store.save(record).await?;
             if options.force {
                 if let Err(e) = engine.unlock(&record.task_id).await {

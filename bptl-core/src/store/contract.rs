@@ -138,7 +138,9 @@ pub trait TaskStore: Send + Sync + 'static {
     /// else; returns whether the record exists.
     async fn reset_status(&self, key: &TaskKey, status: TaskStatus) -> Result<bool, StoreError>;
 
-    /// Decide, in one step, whether the worker that fetched `record`'s task runs its unit.
+    /// Decide, in one step, whether the worker that fetched `record`'s task runs its unit: the
+    /// claim transition of the [status machine](crate::status) ([`TaskRecord::claim_refused`],
+    /// [`TaskRecord::claimed`]).
     ///
     /// * No stored record, or one in `initial`, `in_progress` (abandoned) or `failed`: the
     ///   record is stored as given except that its status becomes `in_progress`, `executions`
@@ -154,34 +156,14 @@ pub trait TaskStore: Send + Sync + 'static {
     /// correct for a store used by one process at a time only.
     async fn claim(&self, record: &TaskRecord) -> Result<Claim, StoreError> {
         let previous = self.get(&record.key()).await?;
-        if let Some(prev) = previous.as_ref().filter(|p| claim_is_performed(p)) {
+        if let Some(prev) = previous.as_ref().filter(|p| p.claim_refused()) {
             return Ok(Claim::Performed(prev.clone()));
         }
-        let claimed = claimed_record(record, previous.as_ref());
+        let claimed = TaskRecord::claimed(record, previous.as_ref());
         self.save(&claimed).await?;
         Ok(Claim::Run {
             record: claimed,
             previous: previous.map(|p| p.status),
         })
     }
-}
-
-/// Whether a stored record means "the unit already succeeded" for [`TaskStore::claim`].
-pub(super) fn claim_is_performed(record: &TaskRecord) -> bool {
-    matches!(record.status, TaskStatus::Performed | TaskStatus::Completed)
-        && record.result_variables.is_some()
-}
-
-/// The record [`TaskStore::claim`] stores when the unit is to run.
-pub(super) fn claimed_record(record: &TaskRecord, previous: Option<&TaskRecord>) -> TaskRecord {
-    let mut claimed = record.clone();
-    claimed.status = TaskStatus::InProgress;
-    claimed.executions = previous.map_or(0, |p| p.executions) + 1;
-    if let Some(prev) = previous {
-        claimed.created_at = prev.created_at;
-    }
-    claimed.result_variables = None;
-    claimed.execution_error = None;
-    claimed.reported_at = None;
-    claimed
 }

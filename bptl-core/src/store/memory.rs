@@ -6,7 +6,6 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use super::contract::{claim_is_performed, claimed_record};
 use super::{Claim, StatsRow, StoreError, TaskFilter, TaskKey, TaskRecord, TaskStore};
 use crate::task::TaskStatus;
 use crate::timeline::TimelineEntry;
@@ -247,17 +246,17 @@ impl TaskStore for InMemoryStore {
         let mut inner = self.lock();
         let key = record.key();
         if let Some(stored) = inner.records.get_mut(&key) {
-            if claim_is_performed(&stored.record) {
+            if stored.record.claim_refused() {
                 return Ok(Claim::Performed(stored.record.clone()));
             }
             let previous = stored.record.status;
-            stored.record = claimed_record(record, Some(&stored.record));
+            stored.record = TaskRecord::claimed(record, Some(&stored.record));
             return Ok(Claim::Run {
                 record: stored.record.clone(),
                 previous: Some(previous),
             });
         }
-        let claimed = claimed_record(record, None);
+        let claimed = TaskRecord::claimed(record, None);
         let seq = inner.next_seq;
         inner.next_seq += 1;
         inner.records.insert(

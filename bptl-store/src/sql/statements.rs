@@ -44,7 +44,9 @@ pub(crate) fn insert_new_sql() -> &'static str {
 
 /// `claim` in one statement: insert as `in_progress` (executions 1), or take over a record that
 /// is not yet performed. A record whose unit already succeeded is left alone (and no row is
-/// returned). The row lock the upsert takes makes concurrent claims of one task serial.
+/// returned): the claim transition of bptl-core's status machine (`TaskRecord::claimed`), its
+/// refusal rule built from `TaskStatus::RESULT_KEPT`. The row lock the upsert takes makes
+/// concurrent claims of one task serial.
 /// `returning` lists what the statement returns of a claimed row (nothing when empty).
 pub(crate) fn claim_sql(returning: &str) -> String {
     let returning = if returning.is_empty() {
@@ -52,6 +54,9 @@ pub(crate) fn claim_sql(returning: &str) -> String {
     } else {
         format!(" RETURNING {returning}")
     };
+    let kept = bptl_core::TaskStatus::RESULT_KEPT
+        .map(|s| format!("'{}'", s.as_str()))
+        .join(", ");
     format!(
         "INSERT INTO bptl_tasks ({COLUMNS}) VALUES ({INSERT_VALUES}) \
          ON CONFLICT (engine, task_id) DO UPDATE SET \
@@ -62,7 +67,7 @@ pub(crate) fn claim_sql(returning: &str) -> String {
          status = 'in_progress', result_variables = NULL, execution_error = NULL, \
          engine_error = excluded.engine_error, executions = bptl_tasks.executions + 1, \
          updated_at = excluded.updated_at, reported_at = NULL \
-         WHERE NOT (bptl_tasks.status IN ('performed', 'completed') \
+         WHERE NOT (bptl_tasks.status IN ({kept}) \
                     AND bptl_tasks.result_variables IS NOT NULL){returning}"
     )
 }

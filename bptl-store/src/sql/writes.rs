@@ -68,12 +68,7 @@ macro_rules! impl_writes {
                             status,
                             executions: u32::try_from(executions.max(0)).unwrap_or(u32::MAX),
                             created_at: $crate::sql::from_nanos(created_at, "created_at")?,
-                            performed: has_result
-                                && matches!(
-                                    status,
-                                    bptl_core::TaskStatus::Performed
-                                        | bptl_core::TaskStatus::Completed
-                                ),
+                            performed: has_result && status.keeps_result(),
                         },
                     );
                 }
@@ -89,11 +84,7 @@ macro_rules! impl_writes {
                 for _ in 0..3 {
                     let stored = Self::get_on(&mut *conn, &b.engine, &b.task_id).await?;
                     if let Some(stored) = &stored
-                        && matches!(
-                            stored.status,
-                            bptl_core::TaskStatus::Performed | bptl_core::TaskStatus::Completed
-                        )
-                        && stored.result_variables.is_some()
+                        && stored.claim_refused()
                     {
                         return Ok(bptl_core::store::Claim::Performed(stored.clone()));
                     }
