@@ -75,6 +75,22 @@ impl InMemoryStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Store a record under a key that holds none yet (the next sequence number, an empty
+    /// timeline), then evict what exceeds the capacity.
+    fn insert_fresh(&self, inner: &mut Inner, key: TaskKey, record: &TaskRecord) {
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        inner.records.insert(
+            key,
+            Stored {
+                seq,
+                record: record.clone(),
+                timeline: Vec::new(),
+            },
+        );
+        self.evict(inner);
+    }
+
     fn evict(&self, inner: &mut Inner) {
         if inner.records.len() <= self.capacity {
             return;
@@ -120,17 +136,7 @@ impl TaskStore for InMemoryStore {
             }
             return Ok(());
         }
-        let seq = inner.next_seq;
-        inner.next_seq += 1;
-        inner.records.insert(
-            key,
-            Stored {
-                seq,
-                record: record.clone(),
-                timeline: Vec::new(),
-            },
-        );
-        self.evict(&mut inner);
+        self.insert_fresh(&mut inner, key, record);
         Ok(())
     }
 
@@ -140,17 +146,7 @@ impl TaskStore for InMemoryStore {
         if inner.records.contains_key(&key) {
             return Ok(false);
         }
-        let seq = inner.next_seq;
-        inner.next_seq += 1;
-        inner.records.insert(
-            key,
-            Stored {
-                seq,
-                record: record.clone(),
-                timeline: Vec::new(),
-            },
-        );
-        self.evict(&mut inner);
+        self.insert_fresh(&mut inner, key, record);
         Ok(true)
     }
 
