@@ -10,11 +10,12 @@
 //! the same transaction, so the outcome is the one sequential execution would give.
 //!
 //! For SQLite this is how one writer connection keeps up: the cost of a commit (and of the
-//! thread hop of every statement) is shared by every write of the batch. Its writer runs on a
-//! thread of its own (a single-task Tokio runtime): every statement is a round trip to the
-//! connection's thread, and on the application's runtime each return of the writer waited in
-//! the queue behind the tasks woken meanwhile (HTTP calls, units), which made a batch of a
-//! dozen statements take milliseconds.
+//! hop to the connection's thread that every statement takes) is shared by every write of the
+//! batch. The writer is a task on the runtime of the first write, not a thread of its own: the
+//! hand-offs between callers and writer stay on one scheduler, and its `yield_now` lets every
+//! task that is ready to write join the batch before it is committed (a writer thread with a
+//! runtime of its own had nothing to yield to: its batches stayed small, and every reply
+//! crossed threads).
 //!
 //! When a batch fails (a constraint, a deadlock between processes sharing PostgreSQL, a busy
 //! or full database), it is rolled back and every write in it is retried alone, so that one
@@ -126,7 +127,6 @@ pub(crate) trait BatchDb: Send + Sync + 'static {
 pub(crate) struct GroupCommit {
     db: Arc<dyn BatchDb>,
     queue: Mutex<Option<mpsc::UnboundedSender<Op>>>,
-    own_thread: bool,
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -136,13 +136,11 @@ impl std::fmt::Debug for GroupCommit {
 }
 
 impl GroupCommit {
-    /// A writer for `db` (the writer starts with the first write): on a thread of its own
-    /// when `own_thread` (SQLite), else as a task on the runtime of the first write.
-    pub(crate) fn new(db: Arc<dyn BatchDb>, own_thread: bool) -> Self {
+    /// A writer for `db`: a task started on the runtime of the first write.
+    pub(crate) fn new(db: Arc<dyn BatchDb>) -> Self {
         Self {
             db,
             queue: Mutex::new(None),
-            own_thread,
         }
     }
 
@@ -196,14 +194,9 @@ impl GroupCommit {
             None => op,
         };
         let (tx, rx) = mpsc::unbounded_channel();
-        let db = Arc::clone(&self.db);
-        if self.own_thread {
-            spawn_writer_thread(db, rx)?;
-        } else {
-            tokio::runtime::Handle::try_current()
-                .map_err(|_| StoreError::other("the task store is used outside a Tokio runtime"))?
-                .spawn(run_writer(db, rx));
-        }
+        tokio::runtime::Handle::try_current()
+            .map_err(|_| StoreError::other("the task store is used outside a Tokio runtime"))?
+            .spawn(run_writer(Arc::clone(&self.db), rx));
         let sent = tx.send(op).is_ok();
         *queue = Some(tx);
         if sent {
@@ -212,28 +205,6 @@ impl GroupCommit {
             Err(StoreError::other("the store's writer could not be started"))
         }
     }
-}
-
-/// Start the writer on a thread of its own, with a runtime of its own (it ends when the store
-/// is dropped: every sender gone).
-fn spawn_writer_thread(
-    db: Arc<dyn BatchDb>,
-    rx: mpsc::UnboundedReceiver<Op>,
-) -> Result<(), StoreError> {
-    let cannot = |e: std::io::Error| {
-        StoreError::other(format!(
-            "the store's writer could not be started: {e}; check the process's thread and memory limits"
-        ))
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(cannot)?;
-    std::thread::Builder::new()
-        .name("bptl-store-writer".into())
-        .spawn(move || runtime.block_on(run_writer(db, rx)))
-        .map_err(cannot)?;
-    Ok(())
 }
 
 /// The writer: take what is waiting, commit it, answer every caller; until every sender is gone.

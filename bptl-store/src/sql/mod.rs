@@ -40,10 +40,8 @@ macro_rules! impl_task_store {
                 Self {
                     reader,
                     writer,
-                    // SQLite's writer gets a thread of its own (see `crate::group`).
                     commit: std::sync::Arc::new($crate::group::GroupCommit::new(
                         std::sync::Arc::new(db),
-                        Self::SQLITE,
                     )),
                     name,
                 }

@@ -29,7 +29,6 @@ macro_rules! impl_reads {
                 row.as_ref().map(Self::read_record).transpose()
             }
 
-            /// What is stored of the records of `chunk` now (read inside the claim's
             /// A row the claim statement returned: the unit runs.
             fn read_claimed(
                 row: &<$db as sqlx::Database>::Row,

@@ -30,6 +30,7 @@ macro_rules! impl_writes {
                     .bind(b.reported_at)
             }
 
+            /// What is stored of the records of `chunk` now (SQLite reads it inside the claim's
             /// transaction, before its upsert).
             async fn previous(
                 conn: &mut <$db as sqlx::Database>::Connection,
