@@ -136,6 +136,13 @@ impl EngineCore {
         }
     }
 
+    /// Locks what `req` may have now and renders the answer, under one lock.
+    fn fetch_once(&self, state: &mut State, req: &FetchAndLockBody) -> Vec<Value> {
+        let (locked, effects) = state.fetch_and_lock(req, now_ms());
+        self.apply(state, effects);
+        state.locked_json(req, &locked)
+    }
+
     /// `POST /external-task/fetchAndLock`, with long polling.
     ///
     /// `connection` is cancelled when the HTTP connection is closed by the engine.
@@ -154,9 +161,7 @@ impl EngineCore {
             } else {
                 Vec::new()
             };
-            let (out, effects) = state.fetch_and_lock(&req, now_ms());
-            self.apply(&mut state, effects);
-            (receivers, out)
+            (receivers, self.fetch_once(&mut state, &req))
         };
         if !first.is_empty() || timeout == 0 || req.max_tasks.unwrap_or(0) <= 0 {
             return Ok(first);
@@ -190,9 +195,7 @@ impl EngineCore {
                     return Err(RestError::engine("The connection was closed by the dev engine"));
                 }
             }
-            let mut state = self.lock();
-            let (out, effects) = state.fetch_and_lock(&req, now_ms());
-            self.apply(&mut state, effects);
+            let out = self.fetch_once(&mut self.lock(), &req);
             if !out.is_empty() {
                 return Ok(out);
             }

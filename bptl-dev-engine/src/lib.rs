@@ -245,18 +245,16 @@ impl DevEngine {
             }],
             ..DeploymentRequest::default()
         };
-        let out = self
-            .core
-            .run(|s| Ok((s.deploy(req)?, Default::default())))?;
-        let mut defs: Vec<DeployedDefinition> = out
-            .get("deployedProcessDefinitions")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flat_map(|m| m.values())
+        let defs = self.core.run(|s| {
+            let deployed = s.deploy(req)?;
+            Ok((s.deployed_definitions(&deployed), Default::default()))
+        })?;
+        let mut defs: Vec<DeployedDefinition> = defs
+            .iter()
             .map(|d| DeployedDefinition {
-                id: d["id"].as_str().unwrap_or_default().to_string(),
-                key: d["key"].as_str().unwrap_or_default().to_string(),
-                version: d["version"].as_i64().unwrap_or_default(),
+                id: d.id.clone(),
+                key: d.key.clone(),
+                version: d.version,
             })
             .collect();
         defs.sort_by(|a, b| a.key.cmp(&b.key));
@@ -274,10 +272,9 @@ impl DevEngine {
         let def = self.core.lock().latest(key)?;
         let vars =
             state::request_variables(Some(&variables), variables::VariableContext::Start(&def.id))?;
-        let out = self
+        Ok(self
             .core
-            .run(|s| Ok(s.start_instance(def, vars, business_key.map(str::to_string))))?;
-        Ok(out["id"].as_str().unwrap_or_default().to_string())
+            .run(|s| Ok(s.start_instance(def, vars, business_key.map(str::to_string))))?)
     }
 
     /// The state of an instance (`None` if unknown), also after it ended.

@@ -4,12 +4,18 @@
 use std::collections::HashSet;
 
 use bptl_camunda::wire::{FetchAndLockBody, TopicBody};
-use serde_json::{Map, Value, json};
 
 use super::{Effects, State, Task};
-use crate::bpmn::NodeKind;
 use crate::error::RestError;
-use crate::variables::{Variables, variables_to_json};
+
+/// A task a fetchAndLock request locked, and the request's topic it was locked for.
+#[derive(Debug, Clone)]
+pub(crate) struct Locked {
+    /// The task.
+    pub task_id: String,
+    /// Its topic's place in the request (the topic's options say what the answer shows).
+    pub topic: usize,
+}
 
 /// Validates a fetchAndLock request the way Camunda does.
 pub(crate) fn validate_fetch(request: &FetchAndLockBody) -> Result<(), RestError> {
@@ -58,7 +64,7 @@ impl State {
         &mut self,
         req: &FetchAndLockBody,
         now: i64,
-    ) -> (Vec<Value>, Effects) {
+    ) -> (Vec<Locked>, Effects) {
         let mut effects = Effects::default();
         let max = usize::try_from(req.max_tasks.unwrap_or(0).max(0)).unwrap_or(0);
         let Some(worker) = req.worker_id.clone() else {
@@ -118,61 +124,15 @@ impl State {
         chosen.sort_by_key(|(_, id)| key(id));
         chosen.truncate(max);
         let mut out = Vec::with_capacity(chosen.len());
-        for (ti, id) in chosen {
-            let topic = &topics[ti];
-            let lock = now.saturating_add(topic.lock_duration.unwrap_or(0));
+        for (topic, id) in chosen {
+            let lock = now.saturating_add(topics[topic].lock_duration.unwrap_or(0));
             let Some(task) = self.tasks.get_mut(&id) else {
                 continue;
             };
             task.worker_id = Some(worker.clone());
             task.lock_expiration = Some(lock);
             effects.deadlines.push((lock, id.clone()));
-            let task = &self.tasks[&id];
-            let mut value = task.to_json();
-            let deserialize = topic.deserialize_values.unwrap_or(false);
-            // Without localVariables a task sees what its execution sees: the process
-            // variables and its own local ones (which win), as in Operaton and Camunda.
-            let visible;
-            let source = if topic.local_variables.unwrap_or(false) {
-                &task.local_variables
-            } else {
-                let mut all = self
-                    .instances
-                    .get(&task.instance_id)
-                    .map(|i| i.variables.clone())
-                    .unwrap_or_default();
-                all.extend(
-                    task.local_variables
-                        .iter()
-                        .map(|(n, v)| (n.clone(), v.clone())),
-                );
-                visible = all;
-                &visible
-            };
-            let vars: Variables = match &topic.variables {
-                None => source.clone(),
-                Some(names) => source
-                    .iter()
-                    .filter(|(n, _)| names.contains(n))
-                    .map(|(n, v)| (n.clone(), v.clone()))
-                    .collect(),
-            };
-            value["variables"] = variables_to_json(&vars, deserialize);
-            value["errorDetails"] = json!(task.error_details);
-            let props: Map<String, Value> = if topic.include_extension_properties.unwrap_or(false) {
-                match task.definition.model.nodes.get(&task.activity_id) {
-                    Some(NodeKind::ServiceTask(st)) => st
-                        .extension_properties
-                        .iter()
-                        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                        .collect(),
-                    _ => Map::new(),
-                }
-            } else {
-                Map::new()
-            };
-            value["extensionProperties"] = Value::Object(props);
-            out.push(value);
+            out.push(Locked { task_id: id, topic });
         }
         (out, effects)
     }

@@ -1,189 +1,12 @@
-//! Camunda's typed variables as the dev engine stores them.
-//!
-//! Every value travels as `{"value": ..., "type": "...", "valueInfo": {...}}`. The engine
-//! validates a value against its type the way Camunda's REST layer does, stores it
-//! normalised, and answers with the same type it was given.
-
-use std::collections::BTreeMap;
+//! Validating request variables the way Camunda's REST layer does, and the errors it
+//! answers for refused ones.
 
 use base64::Engine as _;
-use serde_json::{Map, Value, json};
+use bptl_camunda::variables::canonical_type;
+use serde_json::{Map, Value};
 
-use super::error::RestError;
-
-/// A variable as stored by the dev engine.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct StoredVariable {
-    /// The capitalised type name (`String`, `Integer`, ...).
-    pub type_name: &'static str,
-    /// The value as it appears in responses (`null` for `File`).
-    pub value: Value,
-    /// The `valueInfo` object.
-    pub value_info: Map<String, Value>,
-    /// Raw content of `File` (and `Bytes`) variables.
-    pub data: Option<Vec<u8>>,
-}
-
-impl StoredVariable {
-    /// The typed JSON form `{"type", "value", "valueInfo"}`.
-    pub(crate) fn to_json(&self) -> Value {
-        json!({
-            "type": self.type_name,
-            "value": self.value,
-            "valueInfo": Value::Object(self.value_info.clone()),
-        })
-    }
-
-    /// The typed JSON form as Camunda answers it when asked for deserialised values
-    /// (`deserializeValues=true`, the default of the variable and history queries):
-    ///
-    /// * an `Object` in `application/json` comes as the JSON itself; with
-    ///   `generic_type_names` (runtime queries) its `objectTypeName` is the one Jackson
-    ///   gives the deserialised value (`java.util.HashMap<java.lang.Object,java.lang.Object>`),
-    ///   history keeps the stored name;
-    /// * `Json` and `Xml` come as what Jackson makes of Spin's node objects: the node's bean
-    ///   properties (`{"array": false, ..., "nodeType": "OBJECT", ...}`) and
-    ///   `{"dataFormatName": "application/xml"}`, not the document. That is what Operaton 1.0
-    ///   and Camunda 7.24 answer (see tests/fixtures/transcripts/*/variables.json); a client
-    ///   that wants the document must ask with `deserializeValues=false`.
-    pub(crate) fn to_json_deserialized(&self, generic_type_names: bool) -> Value {
-        let text = self.value.as_str();
-        let value = match (self.type_name, text) {
-            ("Json", Some(text)) => match serde_json::from_str::<Value>(text) {
-                Ok(node) => spin_json_bean(&node),
-                Err(_) => return self.to_json(),
-            },
-            ("Xml", Some(_)) => json!({"dataFormatName": "application/xml"}),
-            ("Object", Some(text))
-                if self
-                    .value_info
-                    .get("serializationDataFormat")
-                    .and_then(Value::as_str)
-                    == Some("application/json") =>
-            {
-                let Ok(parsed) = serde_json::from_str::<Value>(text) else {
-                    return self.to_json();
-                };
-                let mut info = self.value_info.clone();
-                if generic_type_names
-                    && let Some(name) = info.get("objectTypeName").and_then(Value::as_str)
-                {
-                    let generic = generic_type_name(name);
-                    info.insert("objectTypeName".into(), Value::String(generic));
-                }
-                return json!({
-                    "type": self.type_name,
-                    "value": parsed,
-                    "valueInfo": Value::Object(info),
-                });
-            }
-            _ => return self.to_json(),
-        };
-        json!({
-            "type": self.type_name,
-            "value": value,
-            "valueInfo": Value::Object(self.value_info.clone()),
-        })
-    }
-
-    /// The typed JSON form of a historic variable: as [`Self::to_json`] or
-    /// [`Self::to_json_deserialized`], except that `Bytes` have no value (Operaton 1.0 and
-    /// Camunda 7.24 answer `null` for them in `GET /history/variable-instance`, deserialised
-    /// or not).
-    pub(crate) fn to_history_json(&self, deserialize: bool) -> Value {
-        if self.type_name == "Bytes" {
-            return json!({
-                "type": self.type_name,
-                "value": null,
-                "valueInfo": Value::Object(self.value_info.clone()),
-            });
-        }
-        if deserialize {
-            self.to_json_deserialized(false)
-        } else {
-            self.to_json()
-        }
-    }
-
-    /// Whether the stored value equals a plain JSON value (the `processVariables` filter).
-    pub(crate) fn value_equals(&self, other: &Value) -> bool {
-        match (&self.value, other) {
-            (Value::Number(a), Value::Number(b)) => match (a.as_f64(), b.as_f64()) {
-                (Some(a), Some(b)) => a == b,
-                _ => false,
-            },
-            (a, b) => a == b,
-        }
-    }
-}
-
-/// What Jackson serialises of a Spin JSON node: its bean properties.
-fn spin_json_bean(node: &Value) -> Value {
-    let node_type = match node {
-        Value::Null => "NULL",
-        Value::Bool(_) => "BOOLEAN",
-        Value::Number(_) => "NUMBER",
-        Value::String(_) => "STRING",
-        Value::Array(_) => "ARRAY",
-        Value::Object(_) => "OBJECT",
-    };
-    json!({
-        "array": node.is_array(),
-        "boolean": node.is_boolean(),
-        "dataFormatName": "application/json",
-        "nodeType": node_type,
-        "null": node.is_null(),
-        "number": node.is_number(),
-        "object": node.is_object(),
-        "string": node.is_string(),
-        "value": !(node.is_array() || node.is_object()),
-    })
-}
-
-/// The type name Jackson gives a deserialised raw collection (`java.util.HashMap` →
-/// `java.util.HashMap<java.lang.Object,java.lang.Object>`); other names are kept.
-fn generic_type_name(name: &str) -> String {
-    const MAPS: &[&str] = &[
-        "java.util.HashMap",
-        "java.util.LinkedHashMap",
-        "java.util.TreeMap",
-        "java.util.Map",
-    ];
-    const LISTS: &[&str] = &[
-        "java.util.ArrayList",
-        "java.util.LinkedList",
-        "java.util.List",
-        "java.util.HashSet",
-        "java.util.LinkedHashSet",
-        "java.util.Set",
-    ];
-    if MAPS.contains(&name) {
-        format!("{name}<java.lang.Object,java.lang.Object>")
-    } else if LISTS.contains(&name) {
-        format!("{name}<java.lang.Object>")
-    } else {
-        name.to_string()
-    }
-}
-
-/// A set of variables by name, ordered by name.
-pub(crate) type Variables = BTreeMap<String, StoredVariable>;
-
-const TYPES: &[&str] = &[
-    "String", "Boolean", "Short", "Integer", "Long", "Double", "Date", "Json", "Xml", "Object",
-    "Bytes", "File", "Null",
-];
-
-/// Normalises a type name: the first letter is case-insensitive, the rest must match.
-fn canonical_type(name: &str) -> Option<&'static str> {
-    let mut chars = name.chars();
-    let first = chars.next()?;
-    let rest = chars.as_str();
-    TYPES.iter().copied().find(|candidate| {
-        let mut c = candidate.chars();
-        c.next().is_some_and(|f| f.eq_ignore_ascii_case(&first)) && c.as_str() == rest
-    })
-}
+use super::{StoredVariable, parse_camunda_date};
+use crate::error::RestError;
 
 fn describe(value: &Value) -> String {
     match value {
@@ -310,78 +133,6 @@ fn integral(value: &Value) -> Option<i64> {
     }
 }
 
-/// Parses a `Date` value the way Camunda's REST layer does: Java's lenient
-/// `SimpleDateFormat("yyyy-MM-dd'T'HH:mm:ss.SSSZ")`. Returns milliseconds since the epoch.
-///
-/// Lenient means: numeric fields take any number of digits (`2015-1-6T1:2:3.4+0200`), values
-/// out of range roll over (month 13 is January of the next year, February 30th is March 2nd,
-/// hour 25 is 1 o'clock the next day), the zone is `+hhmm`/`-hhmm` or `GMT+hh:mm`, and text
-/// after the zone is ignored. `+02:00`, `Z` and a missing `.SSS` are refused, as Camunda does.
-pub(crate) fn parse_camunda_date(text: &str) -> Option<i64> {
-    let mut rest = text;
-    let mut fields = [0i64; 7];
-    let separators = ['-', '-', 'T', ':', ':', '.'];
-    for (i, field) in fields.iter_mut().enumerate() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 || digits > 9 {
-            return None;
-        }
-        *field = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        if let Some(sep) = separators.get(i) {
-            rest = rest.strip_prefix(*sep)?;
-        }
-    }
-    let offset_minutes = parse_zone(rest)?;
-    let [year, month, day, hour, minute, second, millis] = fields;
-    // Lenient calendar arithmetic: start at January 1st of the year, add the fields.
-    let year = i16::try_from(year).ok()?;
-    let base = jiff::civil::Date::new(year, 1, 1).ok()?;
-    let date = base
-        .checked_add(jiff::Span::new().try_months(month - 1).ok()?)
-        .ok()?
-        .checked_add(jiff::Span::new().try_days(day - 1).ok()?)
-        .ok()?;
-    let midnight = jiff::tz::TimeZone::UTC
-        .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
-        .ok()?
-        .as_millisecond();
-    let time = ((hour * 60 + minute) * 60 + second) * 1000 + millis;
-    Some(midnight + time - offset_minutes * 60_000)
-}
-
-/// The zone of a Camunda date (`+hhmm`, `-hhmm`, `GMT+hh:mm`, `GMT+h`); text after it is
-/// ignored, as `SimpleDateFormat.parse` does. Returns the offset in minutes.
-fn parse_zone(text: &str) -> Option<i64> {
-    let (text, general) = match text.strip_prefix("GMT") {
-        Some(rest) => (rest, true),
-        None => (text, false),
-    };
-    let sign = match text.as_bytes().first() {
-        Some(b'+') => 1,
-        Some(b'-') => -1,
-        _ if general => return Some(0),
-        _ => return None,
-    };
-    let text = &text[1..];
-    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
-    let (hours, minutes) = if general {
-        let hours: i64 = text.get(..digits.min(2))?.parse().ok()?;
-        let after = &text[digits.min(2)..];
-        let minutes = match after.strip_prefix(':') {
-            Some(m) => m.get(..2)?.parse().ok()?,
-            None => 0,
-        };
-        (hours, minutes)
-    } else {
-        if digits < 4 {
-            return None;
-        }
-        (text[..2].parse().ok()?, text[2..4].parse().ok()?)
-    };
-    Some(sign * (hours * 60 + minutes))
-}
-
 /// Validates one typed variable from a request.
 ///
 /// Returns `Ok(None)` for transient variables (`valueInfo.transient: true`), which are
@@ -463,7 +214,7 @@ pub(crate) fn parse_variable(
         // Stored as the instant and printed in the engine's time zone, as Camunda does.
         "Date" => match &value {
             Value::String(s) => match parse_camunda_date(s) {
-                Some(ms) => Value::String(super::state::format_date(ms)),
+                Some(ms) => Value::String(crate::state::format_date(ms)),
                 None => return Err(cannot_convert(&value, type_name)),
             },
             _ => return Err(cannot_convert(&value, type_name)),
@@ -581,25 +332,10 @@ pub(crate) fn parse_variables(
     Ok(out)
 }
 
-/// Renders a set of variables as a JSON map name → typed value.
-pub(crate) fn variables_to_json(vars: &Variables, deserialize: bool) -> Value {
-    let map = vars
-        .iter()
-        .map(|(name, var)| {
-            let v = if deserialize {
-                var.to_json_deserialized(true)
-            } else {
-                var.to_json()
-            };
-            (name.clone(), v)
-        })
-        .collect::<Map<String, Value>>();
-    Value::Object(map)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn parse(raw: Value) -> Result<Option<StoredVariable>, VariableError> {
         parse_variable("x", &raw)
@@ -617,56 +353,6 @@ mod tests {
         assert!(parse(json!({"value": 1_099_511_627_776_i64, "type": "Integer"})).is_err());
         assert!(parse(json!({"value": 1_099_511_627_776_i64, "type": "Long"})).is_ok());
         assert!(parse(json!({"value": "abc", "type": "Integer"})).is_err());
-    }
-
-    #[test]
-    fn dates_are_parsed_as_leniently_as_camunda_does() {
-        let utc = |s: &str| {
-            parse_camunda_date(s).map(|ms| {
-                jiff::Timestamp::from_millisecond(ms)
-                    .map(|t| t.to_string())
-                    .unwrap_or_default()
-            })
-        };
-        assert_eq!(
-            utc("2015-10-06T16:34:42.000+0200").as_deref(),
-            Some("2015-10-06T14:34:42Z")
-        );
-        // What Operaton 1.0 and Camunda 7.24 store (tests/fixtures/transcripts/*/errors.json).
-        assert_eq!(
-            utc("2015-13-06T16:34:42.000+0200").as_deref(),
-            Some("2016-01-06T14:34:42Z")
-        );
-        assert_eq!(
-            utc("2015-02-30T16:34:42.000+0200").as_deref(),
-            Some("2015-03-02T14:34:42Z")
-        );
-        assert_eq!(
-            utc("2015-10-06T25:00:00.000+0000").as_deref(),
-            Some("2015-10-07T01:00:00Z")
-        );
-        assert_eq!(
-            utc("2015-1-6T1:2:3.4+0200").as_deref(),
-            Some("2015-01-05T23:02:03.004Z")
-        );
-        assert_eq!(
-            utc("2015-10-06T16:34:42.000GMT+02:00").as_deref(),
-            Some("2015-10-06T14:34:42Z")
-        );
-        assert_eq!(
-            utc("2015-10-06T16:34:42.000+0200 and more").as_deref(),
-            Some("2015-10-06T14:34:42Z")
-        );
-        for refused in [
-            "2015-10-06T16:34:42+02:00",
-            "2015-10-06T16:34:42+0200",
-            "2015-10-06T16:34:42.000Z",
-            "2015-10-06T16:34:42.000+02:00",
-            "2015-10-06",
-            "tomorrow",
-        ] {
-            assert_eq!(parse_camunda_date(refused), None, "{refused}");
-        }
     }
 
     #[test]
