@@ -58,6 +58,7 @@ use jiff::Timestamp;
 
 mod group;
 mod postgres;
+mod schema;
 mod sql;
 mod sqlite;
 
@@ -133,16 +134,22 @@ pub enum ConnectError {
         /// The newest schema version this build knows.
         known: i64,
     },
-    /// The database was written by a development build of bptl 0.1.0 whose SQLite format
-    /// (intent log, `bptl_schema_migrations`) this version does not read.
+    /// The database was written by a development build of bptl 0.1.0 in a format this version
+    /// does not read: the SQLite intent log era (`bptl_schema_migrations`), or a part of the
+    /// migrations that were squashed since into the baseline (a database with all of them is
+    /// upgraded on connect). The database is left unchanged.
     #[error(
-        "the task store at '{url}' was written by an earlier development build of bptl 0.1.0 (schema version {version} in bptl_schema_migrations, with its own intent log), which this version cannot read: point store.url at a new file (the old one keeps its records for reference), or first finish its open tasks with the bptl that wrote it"
+        "the task store at '{url}' was written by an earlier development build of bptl 0.1.0 (schema version {version} {history}), which this version cannot read: {hint}"
     )]
     Outdated {
         /// The URL, password redacted.
         url: String,
-        /// The version in the old `bptl_schema_migrations` table.
+        /// The newest schema version applied to the database.
         version: i64,
+        /// Which history that version belongs to.
+        history: &'static str,
+        /// What to do.
+        hint: &'static str,
     },
 }
 
@@ -200,23 +207,6 @@ impl From<ConnectError> for StoreError {
             _ => StoreError::other(message),
         }
         .in_store(&store)
-    }
-}
-
-/// Refuse a database whose newest applied schema version is beyond the ones this build knows.
-pub(crate) fn refuse_newer_schema(
-    url: &str,
-    applied: Option<i64>,
-    known: &[i64],
-) -> Result<(), ConnectError> {
-    let newest_known = known.iter().copied().max().unwrap_or(0);
-    match applied {
-        Some(version) if version > newest_known => Err(ConnectError::Newer {
-            url: redact_url(url),
-            version,
-            known: newest_known,
-        }),
-        _ => Ok(()),
     }
 }
 

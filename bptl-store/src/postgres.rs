@@ -60,11 +60,7 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(|e| ConnectError::open(url, e))?;
-        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
-            .fetch_one(&pool)
-            .await
-            .unwrap_or(None); // no table yet: a new database
-        crate::refuse_newer_schema(url, applied, &Self::schema_versions())?;
+        crate::schema::prepare(&pool, url, &MIGRATOR, crate::schema::POSTGRES_0_1_0).await?;
         MIGRATOR
             .run(&pool)
             .await

@@ -203,8 +203,8 @@ fn is_busy(error: &sqlx::Error) -> bool {
         .is_some_and(|c| matches!(c & 0xff, 5 | 6))
 }
 
-/// Refuse databases of earlier development builds and of newer versions, then apply the
-/// migrations. Processes starting at once on a new file race to apply them (SQLite's migrator
+/// Refuse databases of earlier development builds and of newer versions (see `crate::schema`),
+/// then apply the migrations. Processes starting at once on a new file race to apply them (SQLite's migrator
 /// takes no lock): the loser's transaction fails and it tries again, finding them applied.
 async fn migrate(writer: &SqlitePool, url: &str) -> Result<(), ConnectError> {
     let tables: Vec<String> = sqlx::query_scalar(
@@ -228,15 +228,13 @@ async fn migrate(writer: &SqlitePool, url: &str) -> Result<(), ConnectError> {
         return Err(ConnectError::Outdated {
             url: crate::redact_url(url),
             version,
+            history: "in bptl_schema_migrations, with its own intent log",
+            hint: crate::schema::SQLITE_0_1_0.hint,
         });
     }
     let mut attempt = 0;
     loop {
-        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
-            .fetch_one(writer)
-            .await
-            .unwrap_or(None); // no table yet: a new database
-        crate::refuse_newer_schema(url, applied, &SqliteStore::schema_versions())?;
+        crate::schema::prepare(writer, url, &MIGRATOR, crate::schema::SQLITE_0_1_0).await?;
         match MIGRATOR.run(writer).await {
             Ok(()) => return Ok(()),
             Err(e) if attempt < 20 && may_be_a_race(&e) => {

@@ -259,14 +259,36 @@ async fn a_sqlite_database_whose_applied_migration_changed_is_refused_with_the_r
     assert!(err.contains("point the worker at a new database"), "{err}");
 }
 
-/// A record with two timeline entries, written in the schema of migrations 1 and 2 (timeline
-/// keyed by engine and task id).
+/// The migrations of the 0.1.0 development builds (squashed since into the baseline), to make
+/// databases as those builds left them.
+async fn migrator_0_1_0(backend: &str) -> sqlx::migrate::Migrator {
+    let dir = format!(
+        "{}/tests/fixtures/migrations-0.1.0/{backend}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    sqlx::migrate::Migrator::new(std::path::Path::new(&dir))
+        .await
+        .unwrap()
+}
+
+/// A record with two timeline entries, written in the schema of the 0.1.0 migrations 1 and 2
+/// (timeline keyed by engine and task id).
 const RECORD_OF_SCHEMA_2: &str = "
 INSERT INTO bptl_tasks (engine, task_id, topic, worker_id, variables, status, created_at, updated_at)
     VALUES ('camunda', 'old-1', 'old', 'w', '{}', 'completed', 1, 2);
 INSERT INTO bptl_timeline (engine, task_id, at, kind, message, data) VALUES
     ('camunda', 'old-1', 1, 'status', 'first', 'null'),
     ('camunda', 'old-1', 2, 'note', 'second', '{\"n\": 2}');
+";
+
+/// The same in the schema of the 0.1.0 migration 3 (timeline keyed by the record's `seq`).
+const RECORD_OF_SCHEMA_3: &str = "
+INSERT INTO bptl_tasks (engine, task_id, topic, worker_id, variables, status, created_at, updated_at)
+    VALUES ('camunda', 'old-1', 'old', 'w', '{}', 'completed', 1, 2);
+INSERT INTO bptl_timeline (task_seq, at, kind, message, data)
+    SELECT seq, 1, 'status', 'first', 'null' FROM bptl_tasks WHERE task_id = 'old-1';
+INSERT INTO bptl_timeline (task_seq, at, kind, message, data)
+    SELECT seq, 2, 'note', 'second', '{\"n\": 2}' FROM bptl_tasks WHERE task_id = 'old-1';
 ";
 
 /// What the upgrade keeps: the record, and its timeline in order.
@@ -300,58 +322,210 @@ async fn record_with_entry(store: &dyn TaskStore) -> bptl_core::store::TaskKey {
     r.key()
 }
 
-#[tokio::test]
-async fn a_sqlite_database_of_schema_2_is_upgraded_keeping_its_timelines() {
-    let dir = TempDir::new();
-    let url = dir.sqlite_url("schema2.db");
-    {
-        let options = url
-            .parse::<sqlx::sqlite::SqliteConnectOptions>()
-            .unwrap()
-            .create_if_missing(true)
-            .foreign_keys(false); // as the store opens it
-        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
-        let migrator = sqlx::migrate::Migrator::new(std::path::Path::new(dir))
+/// Row counts of the store's tables and `_sqlx_migrations`' versions (same SQL for both).
+async fn contents<'a, DB>(pool: &'a sqlx::Pool<DB>) -> (i64, i64, Vec<i64>)
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+{
+    let count = |sql: &'static str| async move {
+        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(pool).await.unwrap();
+        n
+    };
+    let records = count("SELECT COUNT(*) FROM bptl_tasks").await;
+    let entries = count("SELECT COUNT(*) FROM bptl_timeline").await;
+    let versions: Vec<(i64,)> =
+        sqlx::query_as("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(pool)
             .await
             .unwrap();
-        migrator.run_to(2, &pool).await.unwrap();
-        sqlx::raw_sql(RECORD_OF_SCHEMA_2)
-            .execute(&pool)
-            .await
-            .unwrap();
-        // SQLite did not enforce the timeline's foreign key: an entry of no record.
-        sqlx::raw_sql(
-            "INSERT INTO bptl_timeline (engine, task_id, at, kind, message, data) \
-             VALUES ('camunda', 'gone', 3, 'note', 'of no record', 'null')",
-        )
+    (
+        records,
+        entries,
+        versions.into_iter().map(|v| v.0).collect(),
+    )
+}
+
+/// The columns and indexes of the store's tables, sorted.
+async fn sqlite_schema(pool: &sqlx::SqlitePool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT m.name || '.' || p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+         WHERE m.type = 'table' AND m.name LIKE 'bptl_%' \
+         UNION ALL SELECT 'index ' || name FROM sqlite_master \
+         WHERE type = 'index' AND name LIKE 'bptl_%' ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+async fn postgres_schema(pool: &sqlx::PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT table_name || '.' || column_name || ' ' || data_type FROM information_schema.columns \
+         WHERE table_name LIKE 'bptl_%' \
+         UNION ALL SELECT 'index ' || indexdef FROM pg_indexes WHERE tablename LIKE 'bptl_%' \
+         UNION ALL SELECT 'constraint ' || conname || ' ' || pg_get_constraintdef(oid) \
+         FROM pg_constraint WHERE conrelid::regclass::text LIKE 'bptl_%' ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// A SQLite file made by the 0.1.0 migrations up to `version`, holding `rows` and, in schema 3,
+/// an entry of no record (SQLite did not enforce the timeline's reference).
+async fn sqlite_of_0_1_0(url: &str, version: i64, rows: &str) {
+    let options = url
+        .parse::<sqlx::sqlite::SqliteConnectOptions>()
+        .unwrap()
+        .create_if_missing(true)
+        .foreign_keys(false); // as the store opens it
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    migrator_0_1_0("sqlite")
+        .await
+        .run_to(version, &pool)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(rows.to_owned()))
         .execute(&pool)
         .await
         .unwrap();
-        pool.close().await;
-    }
-    let store = SqliteStore::connect(&url).await.unwrap();
-    assert_upgraded(&store).await;
-    store.close().await;
+    pool.close().await;
+}
+
+async fn sqlite_pool(url: &str) -> sqlx::SqlitePool {
+    sqlx::SqlitePool::connect_with(url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
-async fn a_postgres_database_of_schema_2_is_upgraded_keeping_its_timelines() {
+async fn a_sqlite_database_of_the_0_1_0_migrations_is_upgraded_keeping_everything() {
+    let dir = TempDir::new();
+    let url = dir.sqlite_url("schema3.db");
+    sqlite_of_0_1_0(
+        &url,
+        3,
+        &format!(
+            "{RECORD_OF_SCHEMA_3} INSERT INTO bptl_timeline (task_seq, at, kind, message, data) \
+             VALUES (999, 3, 'note', 'of no record', 'null');"
+        ),
+    )
+    .await;
+    let store = SqliteStore::connect(&url).await.unwrap();
+    // Nothing deleted: the record and all three entries are there; the history is the baseline.
+    assert_eq!(
+        contents(store.pool()).await,
+        (1, 3, SqliteStore::schema_versions())
+    );
+    assert_upgraded(&store).await;
+    // The same tables, columns and indexes as a database made by the baseline.
+    let fresh = SqliteStore::connect(&dir.sqlite_url("fresh.db"))
+        .await
+        .unwrap();
+    assert_eq!(
+        sqlite_schema(store.pool()).await,
+        sqlite_schema(fresh.pool()).await
+    );
+    store.close().await;
+    // Opened again, it is an ordinary baseline database.
+    let again = SqliteStore::connect(&url).await.unwrap();
+    assert_eq!(
+        contents(again.pool()).await.2,
+        SqliteStore::schema_versions()
+    );
+    again.close().await;
+}
+
+#[tokio::test]
+async fn a_sqlite_database_of_a_part_of_the_0_1_0_migrations_is_refused_and_left_alone() {
+    let dir = TempDir::new();
+    let url = dir.sqlite_url("schema2.db");
+    sqlite_of_0_1_0(
+        &url,
+        2,
+        &format!(
+            "{RECORD_OF_SCHEMA_2} INSERT INTO bptl_timeline (engine, task_id, at, kind, message, data) \
+             VALUES ('camunda', 'gone', 3, 'note', 'of no record', 'null');"
+        ),
+    )
+    .await;
+    let err = SqliteStore::connect(&url).await.err().unwrap();
+    let text = err.to_string();
+    assert!(
+        matches!(err, bptl_store::ConnectError::Outdated { version: 2, .. }),
+        "{text}"
+    );
+    assert!(text.contains(&url), "{text}");
+    assert!(text.contains("bptl 0.1.0"), "{text}");
+    assert!(text.contains("point store.url at a new file"), "{text}");
+    // Nothing deleted or changed.
+    let pool = sqlite_pool(&url).await;
+    assert_eq!(contents(&pool).await, (1, 3, vec![1, 2]));
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn a_postgres_database_of_the_0_1_0_migrations_is_upgraded_keeping_everything() {
     let db = TestDatabase::create().await;
     {
         let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
-        let migrator = sqlx::migrate::Migrator::new(std::path::Path::new(dir))
-            .await
-            .unwrap();
-        migrator.run_to(2, &pool).await.unwrap();
-        sqlx::raw_sql(RECORD_OF_SCHEMA_2)
+        migrator_0_1_0("postgres").await.run(&pool).await.unwrap();
+        sqlx::raw_sql(RECORD_OF_SCHEMA_3)
             .execute(&pool)
             .await
             .unwrap();
         pool.close().await;
     }
-    let store = PostgresStore::connect(&db.url).await.unwrap();
-    assert_upgraded(&store).await;
-    store.close().await;
+    // Processes starting together on it: each finds it upgraded or upgrades it, once.
+    let stores = futures_join_all((0..3).map(|_| {
+        let url = db.url.clone();
+        async move { PostgresStore::connect(&url).await }
+    }))
+    .await;
+    let stores: Vec<PostgresStore> = stores.into_iter().map(Result::unwrap).collect();
+    let store = &stores[0];
+    assert_eq!(
+        contents(store.pool()).await,
+        (1, 2, PostgresStore::schema_versions())
+    );
+    assert_upgraded(store).await;
+    let fresh_db = TestDatabase::create().await;
+    let fresh = PostgresStore::connect(&fresh_db.url).await.unwrap();
+    let (upgraded, baseline) = (
+        postgres_schema(store.pool()).await,
+        postgres_schema(fresh.pool()).await,
+    );
+    assert_eq!(upgraded, baseline);
+    fresh.close().await;
+    for store in &stores {
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_postgres_database_of_a_part_of_the_0_1_0_migrations_is_refused_and_left_alone() {
+    let db = TestDatabase::create().await;
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    migrator_0_1_0("postgres")
+        .await
+        .run_to(2, &pool)
+        .await
+        .unwrap();
+    sqlx::raw_sql(RECORD_OF_SCHEMA_2)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let err = PostgresStore::connect(&db.url).await.err().unwrap();
+    let text = err.to_string();
+    assert!(
+        matches!(err, bptl_store::ConnectError::Outdated { version: 2, .. }),
+        "{text}"
+    );
+    assert!(text.contains("bptl 0.1.0"), "{text}");
+    assert!(text.contains("point store.url at a new database"), "{text}");
+    assert_eq!(contents(&pool).await, (1, 2, vec![1, 2]));
+    pool.close().await;
 }
