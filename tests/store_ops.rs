@@ -372,3 +372,105 @@ async fn execute_without_force_runs_only_initial_or_failed_tasks_under_their_loc
         (TaskStatus::Completed, 1, "worker-1")
     );
 }
+
+/// `worker prune --process-instance ID` as an operator runs it: the CLI against the store the
+/// configuration names, holding the records of two instances of a process on the dev engine.
+#[test]
+fn prune_process_instance_on_the_command_line_erases_all_its_records() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = store_support::TempDir::new();
+    let url = dir.sqlite_url("ops.db");
+    let (engine, erased, kept) = rt.block_on(async {
+        let engine = DevEngine::start().await.unwrap();
+        let client = CamundaEngine::new(CamundaClient::new(engine.url()).unwrap());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let mut records = Vec::new();
+        for _ in 0..2 {
+            let (instance, record) = fetched_task(&engine, &client, "worker-1").await;
+            assert_eq!(
+                record.process_instance_id.as_deref(),
+                Some(instance.as_str())
+            );
+            store.save(&record).await.unwrap();
+            let note = TimelineEntry {
+                at: Timestamp::now(),
+                kind: EventKind::Note,
+                message: "unit input".into(),
+                data: json!({"amount": 21}),
+            };
+            store.append_timeline(&record.key(), &note).await.unwrap();
+            records.push(record);
+        }
+        store.close().await;
+        let kept = records.pop().unwrap();
+        (engine, records.pop().unwrap(), kept)
+    });
+    let config = dir.0.join("worker.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[engine]\nurl = \"{}\"\n\n[[task_mappings]]\ntopic = \"double\"\ncallback = \"bptl_dummy::Double\"\n\n[store]\nurl = \"{url}\"\n",
+            engine.url()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let cli = |args: &[&str]| {
+        bptl::cli::run_cli_code(
+            ["worker", "prune"]
+                .iter()
+                .chain(args)
+                .map(|s| (*s).to_owned()),
+        )
+    };
+    let instance = erased.process_instance_id.clone().unwrap();
+    assert_eq!(
+        cli(&["--process-instance", &instance, "--config", &config]),
+        0
+    );
+    // Neither an age nor an instance, or both: a usage error, nothing deleted.
+    assert_eq!(cli(&["--config", &config]), 2);
+    assert_eq!(
+        cli(&[
+            "--older-than",
+            "1d",
+            "--process-instance",
+            "x",
+            "--config",
+            &config
+        ]),
+        2
+    );
+    rt.block_on(async {
+        let store = SqliteStore::connect(&url).await.unwrap();
+        assert_eq!(store.get(&erased.key()).await.unwrap(), None);
+        assert!(store.timeline(&erased.key()).await.unwrap().is_empty());
+        let listed = store
+            .list(&TaskFilter::default().process_instance(instance.clone()))
+            .await
+            .unwrap();
+        assert!(listed.is_empty(), "{listed:?}");
+        // The other instance's record and timeline are untouched.
+        assert_eq!(store.get(&kept.key()).await.unwrap().as_ref(), Some(&kept));
+        assert_eq!(store.timeline(&kept.key()).await.unwrap().len(), 1);
+        // Nothing else of the erased instance is left anywhere in the database file.
+        let mentions: i64 = sqlx_count(&store, &instance).await;
+        assert_eq!(mentions, 0);
+        store.close().await;
+    });
+    drop(engine);
+}
+
+/// Rows of the store's tables whose text mentions `needle`.
+async fn sqlx_count(store: &SqliteStore, needle: &str) -> i64 {
+    let pattern = format!("%{needle}%");
+    bptl::sql_store::sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM bptl_tasks WHERE process_instance_id LIKE $1 \
+         OR variables LIKE $1) + (SELECT COUNT(*) FROM bptl_timeline WHERE message LIKE $1 \
+         OR data LIKE $1)",
+    )
+    .bind(pattern)
+    .fetch_one(store.pool())
+    .await
+    .unwrap()
+}

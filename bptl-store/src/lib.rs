@@ -294,6 +294,13 @@ fn password_of(url: &str) -> Option<String> {
     Some(userinfo.split_once(':')?.1.to_owned())
 }
 
+/// The instant `older_than` ago (the start of time when that is before it).
+fn cutoff(older_than: Duration) -> Result<Timestamp, StoreError> {
+    let age = jiff::SignedDuration::try_from(older_than)
+        .map_err(|e| StoreError::other(format!("retention {older_than:?} is too long: {e}")))?;
+    Ok(Timestamp::now().checked_sub(age).unwrap_or(Timestamp::MIN))
+}
+
 /// Delete `completed` records (and their timelines) last updated more than `older_than` ago;
 /// returns how many were deleted. This is `prune --older-than` and `store.retention`.
 ///
@@ -308,18 +315,49 @@ pub async fn prune_older_than(
     store: &dyn TaskStore,
     older_than: Duration,
 ) -> Result<u64, StoreError> {
-    let age = jiff::SignedDuration::try_from(older_than)
-        .map_err(|e| StoreError::other(format!("retention {older_than:?} is too long: {e}")))?;
-    let before = Timestamp::now().checked_sub(age).unwrap_or(Timestamp::MIN);
-    store.prune_completed(before).await
+    store.prune_completed(cutoff(older_than)?).await
 }
 
-/// Prune completed records older than `retention` now and then every `every`, until the
-/// returned task is aborted (the worker applies `store.retention` this way). Errors are logged
-/// and retried at the next round.
+/// Delete `failed` records (and their timelines) last updated more than `older_than` ago;
+/// returns how many were deleted. This is `store.retention_failed`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::time::Duration;
+/// let store = bptl_store::connect("sqlite::memory:").await.unwrap();
+/// assert_eq!(bptl_store::prune_failed_older_than(&*store, Duration::from_secs(90 * 86_400)).await.unwrap(), 0);
+/// # }
+/// ```
+pub async fn prune_failed_older_than(
+    store: &dyn TaskStore,
+    older_than: Duration,
+) -> Result<u64, StoreError> {
+    store.prune_failed(cutoff(older_than)?).await
+}
+
+/// How long the worker keeps records (`store.retention`, `store.retention_failed`): `None`
+/// keeps them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Completed records older than this are deleted.
+    pub completed: Option<Duration>,
+    /// Failed records older than this are deleted.
+    pub failed: Option<Duration>,
+}
+
+impl Retention {
+    /// Whether anything is ever deleted.
+    pub fn prunes(&self) -> bool {
+        self.completed.is_some() || self.failed.is_some()
+    }
+}
+
+/// Apply `retention` now and then every `every`, until the returned task is aborted (the worker
+/// applies `store.retention` and `store.retention_failed` this way). Errors are logged and
+/// retried at the next round.
 pub fn spawn_retention(
     store: Arc<dyn TaskStore>,
-    retention: Duration,
+    retention: Retention,
     every: Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -327,13 +365,29 @@ pub fn spawn_retention(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match prune_older_than(&*store, retention).await {
-                Ok(0) => tracing::debug!("retention: nothing to prune"),
-                Ok(n) => tracing::info!(
-                    pruned = n,
-                    "retention: deleted {n} completed task record(s) older than {retention:?}"
-                ),
-                Err(e) => tracing::warn!("retention: pruning old task records failed: {e}"),
+            let rounds = [
+                ("completed", retention.completed, false),
+                ("failed", retention.failed, true),
+            ];
+            for (what, older_than, failed) in rounds {
+                let Some(older_than) = older_than else {
+                    continue;
+                };
+                let pruned = if failed {
+                    prune_failed_older_than(&*store, older_than).await
+                } else {
+                    prune_older_than(&*store, older_than).await
+                };
+                match pruned {
+                    Ok(0) => tracing::debug!("retention: no {what} record to prune"),
+                    Ok(n) => tracing::info!(
+                        pruned = n,
+                        "retention: deleted {n} {what} task record(s) older than {older_than:?}"
+                    ),
+                    Err(e) => {
+                        tracing::warn!("retention: pruning old {what} task records failed: {e}")
+                    }
+                }
             }
         }
     })

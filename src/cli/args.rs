@@ -107,11 +107,20 @@ pub(super) enum Command {
         #[arg(long, short, env = "BPTL_CONFIG", value_name = "FILE")]
         config: PathBuf,
     },
-    /// Delete completed task records (and their timelines) older than an age.
+    /// Delete completed task records (and their timelines) older than an age, or every record
+    /// of one process instance.
     Prune {
         /// The age, e.g. `30d`.
-        #[arg(long, value_name = "AGE")]
-        older_than: String,
+        #[arg(
+            long,
+            value_name = "AGE",
+            required_unless_present = "process_instance",
+            conflicts_with = "process_instance"
+        )]
+        older_than: Option<String>,
+        /// Erase every record of this process instance (any status) and their timelines.
+        #[arg(long, value_name = "ID")]
+        process_instance: Option<String>,
         /// The configuration file (TOML).
         #[arg(long, short, env = "BPTL_CONFIG", value_name = "FILE")]
         config: PathBuf,

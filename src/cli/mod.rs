@@ -132,9 +132,11 @@ where
         Command::Stats { since, all, config } => {
             with_runtime(|| records::stats(config, since, all))
         }
-        Command::Prune { older_than, config } => {
-            with_runtime(|| records::prune(config, older_than))
-        }
+        Command::Prune {
+            older_than,
+            process_instance,
+            config,
+        } => with_runtime(|| records::prune(config, older_than, process_instance)),
         Command::DevEngine { port, bpmn } => with_runtime(|| run::dev_engine(port, bpmn)),
         #[cfg(feature = "dashboard")]
         Command::Dashboard { config, addr } => with_runtime(|| dashboard::dashboard(config, addr)),

@@ -85,8 +85,22 @@ pub(super) async fn stats(path: PathBuf, since: String, all: bool) -> u8 {
     .await
 }
 
-pub(super) async fn prune(path: PathBuf, older_than: String) -> u8 {
-    let age = match crate::ops::parse_age(&older_than) {
+pub(super) async fn prune(
+    path: PathBuf,
+    older_than: Option<String>,
+    process_instance: Option<String>,
+) -> u8 {
+    if let Some(id) = process_instance {
+        if id.trim().is_empty() {
+            eprintln!("error: --process-instance: give the id of a process instance");
+            return EXIT_USAGE;
+        }
+        return on_store(&path, async |store| {
+            crate::ops::erase_process_instance(store, &id, &mut std::io::stdout().lock()).await
+        })
+        .await;
+    }
+    let age = match crate::ops::parse_age(older_than.as_deref().unwrap_or_default()) {
         Ok(age) => age,
         Err(e) => {
             eprintln!("error: --older-than: {e}");

@@ -127,14 +127,17 @@ pub(super) async fn run(path: PathBuf, metrics_addr: Option<SocketAddr>) -> u8 {
             return EXIT_USAGE;
         }
     }
-    let retention = match (config.store.enabled, config.store.retention) {
-        (true, Some(retention)) => Some(bptl_store::spawn_retention(
+    let retention = bptl_store::Retention {
+        completed: config.store.retention,
+        failed: config.store.retention_failed,
+    };
+    let retention = (config.store.enabled && retention.prunes()).then(|| {
+        bptl_store::spawn_retention(
             Arc::clone(&store),
             retention,
             std::time::Duration::from_secs(3600),
-        )),
-        _ => None,
-    };
+        )
+    });
     let stats = worker.run_until_signal().await;
     if let Some(pruning) = retention {
         pruning.abort();

@@ -26,6 +26,7 @@
 //! enabled = true                   # false: keep task records in memory only
 //! url = "sqlite://bptl.db"         # or postgres://... for a fleet of workers
 //! # retention = "30d"              # prune completed records older than this
+//! # retention_failed = "90d"       # prune failed records older than this (default: keep)
 //!
 //! [metrics]
 //! # addr = "127.0.0.1:9100"        # serve Prometheus metrics at http://ADDR/metrics
@@ -177,6 +178,9 @@ pub struct StoreConfig {
     pub url: String,
     /// `retention`: the worker prunes completed records older than this, hourly (default: never).
     pub retention: Option<Duration>,
+    /// `retention_failed`: the worker prunes failed records older than this, hourly (default:
+    /// never).
+    pub retention_failed: Option<Duration>,
 }
 
 /// The whole configuration file.

@@ -84,6 +84,8 @@ pub(super) struct StoreModel {
     pub url: Option<String>,
     #[serde(deserialize_with = "duration")]
     pub retention: Option<Duration>,
+    #[serde(deserialize_with = "duration")]
+    pub retention_failed: Option<Duration>,
 }
 
 /// `[metrics]`.

@@ -26,6 +26,24 @@ fn the_documented_keys_work() {
     assert!(c.store.enabled, "SQLite is the default store");
     assert_eq!(c.store.url, "sqlite://bptl.db");
     assert_eq!(c.store.retention, None);
+    assert_eq!(c.store.retention_failed, None);
+}
+
+#[test]
+fn retention_of_completed_and_failed_records() {
+    let text = format!("{BASE}\n[store]\nretention = \"30d\"\nretention_failed = \"90d\"\n");
+    let c = Config::from_toml_str(&text, &|_| None).unwrap();
+    assert_eq!(c.store.retention, Some(Duration::from_secs(30 * 86_400)));
+    assert_eq!(
+        c.store.retention_failed,
+        Some(Duration::from_secs(90 * 86_400))
+    );
+    let env = |name: &str| (name == "BPTL_STORE_RETENTION_FAILED").then(|| "7d".to_owned());
+    let c = Config::from_toml_str(&text, &env).unwrap();
+    assert_eq!(
+        c.store.retention_failed,
+        Some(Duration::from_secs(7 * 86_400))
+    );
 }
 
 #[test]

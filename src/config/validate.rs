@@ -75,6 +75,7 @@ pub(super) fn config(file: FileModel, problems: &mut Vec<ConfigError>) -> Config
             .url
             .unwrap_or_else(|| "sqlite://bptl.db".to_owned()),
         retention: file.store.retention,
+        retention_failed: file.store.retention_failed,
     };
     let metrics_addr = socket_addr(
         "metrics.addr",

@@ -36,7 +36,7 @@ mod stats;
 mod tasks;
 
 pub use execute::{ExecuteOptions, execute};
-pub use prune::prune;
+pub use prune::{erase_process_instance, prune};
 pub use stats::stats;
 pub use tasks::{show, tasks};
 

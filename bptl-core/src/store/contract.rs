@@ -134,6 +134,17 @@ pub trait TaskStore: Send + Sync + 'static {
     /// how many were deleted.
     async fn prune_completed(&self, before: Timestamp) -> Result<u64, StoreError>;
 
+    /// Delete `failed` records (and their timelines) last updated before `before`; returns how
+    /// many were deleted (`store.retention_failed`). A task the engine delivers again after
+    /// its record was pruned is claimed as new.
+    async fn prune_failed(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    /// Delete every record of the process instance `process_instance_id`, whatever its status,
+    /// and their timelines (erasure of what the store holds about one instance); returns how
+    /// many records were deleted. A task of the instance that is still running is stored again
+    /// when the worker records its outcome: erase an instance once it has ended.
+    async fn erase_process_instance(&self, process_instance_id: &str) -> Result<u64, StoreError>;
+
     /// Set a record's status (e.g. back to `initial` for `execute --force`), clearing nothing
     /// else; returns whether the record exists.
     async fn reset_status(&self, key: &TaskKey, status: TaskStatus) -> Result<bool, StoreError>;

@@ -75,6 +75,14 @@ impl InMemoryStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Remove the records `doomed` picks (with their timelines); returns how many.
+    fn remove_where(&self, doomed: impl Fn(&TaskRecord) -> bool) -> u64 {
+        let mut inner = self.lock();
+        let before = inner.records.len();
+        inner.records.retain(|_, s| !doomed(&s.record));
+        (before - inner.records.len()) as u64
+    }
+
     /// Store a record under a key that holds none yet (the next sequence number, an empty
     /// timeline), then evict what exceeds the capacity.
     fn insert_fresh(&self, inner: &mut Inner, key: TaskKey, record: &TaskRecord) {
@@ -229,12 +237,15 @@ impl TaskStore for InMemoryStore {
     }
 
     async fn prune_completed(&self, before: Timestamp) -> Result<u64, StoreError> {
-        let mut inner = self.lock();
-        let before_len = inner.records.len();
-        inner.records.retain(|_, s| {
-            !(s.record.status == TaskStatus::Completed && s.record.updated_at < before)
-        });
-        Ok((before_len - inner.records.len()) as u64)
+        Ok(self.remove_where(|r| r.status == TaskStatus::Completed && r.updated_at < before))
+    }
+
+    async fn prune_failed(&self, before: Timestamp) -> Result<u64, StoreError> {
+        Ok(self.remove_where(|r| r.status == TaskStatus::Failed && r.updated_at < before))
+    }
+
+    async fn erase_process_instance(&self, process_instance_id: &str) -> Result<u64, StoreError> {
+        Ok(self.remove_where(|r| r.process_instance_id.as_deref() == Some(process_instance_id)))
     }
 
     async fn claim(&self, record: &TaskRecord) -> Result<Claim, StoreError> {

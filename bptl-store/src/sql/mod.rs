@@ -156,7 +156,44 @@ macro_rules! impl_task_store {
                 &self,
                 before: jiff::Timestamp,
             ) -> Result<u64, bptl_core::store::StoreError> {
-                self.named(self.prune_inner(before).await)
+                let cutoff = self.named($crate::sql::to_nanos(before))?;
+                self.named(
+                    self.delete_records(
+                        "pruning completed task records",
+                        "status = 'completed' AND updated_at < $1",
+                        cutoff,
+                    )
+                    .await,
+                )
+            }
+
+            async fn prune_failed(
+                &self,
+                before: jiff::Timestamp,
+            ) -> Result<u64, bptl_core::store::StoreError> {
+                let cutoff = self.named($crate::sql::to_nanos(before))?;
+                self.named(
+                    self.delete_records(
+                        "pruning failed task records",
+                        "status = 'failed' AND updated_at < $1",
+                        cutoff,
+                    )
+                    .await,
+                )
+            }
+
+            async fn erase_process_instance(
+                &self,
+                process_instance_id: &str,
+            ) -> Result<u64, bptl_core::store::StoreError> {
+                self.named(
+                    self.delete_records(
+                        "erasing a process instance's task records",
+                        "process_instance_id = $1",
+                        process_instance_id.to_owned(),
+                    )
+                    .await,
+                )
             }
 
             async fn close(&self) {

@@ -250,28 +250,33 @@ macro_rules! impl_writes {
                 Ok(claims)
             }
 
-            async fn prune_inner(
+            /// Delete the records matching `condition` (on `bptl_tasks`, binding `$1` to
+            /// `value`) and their timelines, in one transaction; returns how many records.
+            async fn delete_records<T>(
                 &self,
-                before: jiff::Timestamp,
-            ) -> Result<u64, bptl_core::store::StoreError> {
+                operation: &str,
+                condition: &str,
+                value: T,
+            ) -> Result<u64, bptl_core::store::StoreError>
+            where
+                T: for<'q> sqlx::Encode<'q, $db> + sqlx::Type<$db> + Clone + Send + 'static,
+            {
                 // The timeline goes with its record, in the same transaction (SQLite does not
-                // enforce the foreign key: the store checks it when it appends).
-                let error = |e| $crate::sql::db_error("pruning completed task records", e);
-                let cutoff = $crate::sql::to_nanos(before)?;
+                // enforce the reference: the store checks it when it appends).
+                let error = |e| $crate::sql::db_error(operation, e);
                 let mut tx = self.writer.begin_with(Self::BEGIN).await.map_err(error)?;
-                sqlx::query(
+                sqlx::query(sqlx::AssertSqlSafe(format!(
                     "DELETE FROM bptl_timeline WHERE task_seq IN \
-                     (SELECT seq FROM bptl_tasks \
-                      WHERE status = 'completed' AND updated_at < $1)",
-                )
-                .bind(cutoff)
+                     (SELECT seq FROM bptl_tasks WHERE {condition})"
+                )))
+                .bind(value.clone())
                 .execute(&mut *tx)
                 .await
                 .map_err(error)?;
-                let done = sqlx::query(
-                    "DELETE FROM bptl_tasks WHERE status = 'completed' AND updated_at < $1",
-                )
-                .bind(cutoff)
+                let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM bptl_tasks WHERE {condition}"
+                )))
+                .bind(value)
                 .execute(&mut *tx)
                 .await
                 .map_err(error)?;
