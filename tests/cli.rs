@@ -129,6 +129,22 @@ fn a_key_typo_is_named_with_a_suggestion() {
 }
 
 #[test]
+fn check_warns_of_the_deprecated_metrics_addr() {
+    let dir = TempDir::new();
+    let config = write(
+        &dir,
+        "worker.toml",
+        "[engine]\nurl = \"http://127.0.0.1:1/engine-rest\"\n\n[[task_mappings]]\ntopic = \"double\"\ncallback = \"bptl_dummy::Double\"\n\n[metrics]\naddr = \"127.0.0.1:9100\"\n",
+    );
+    let (code, out) = run_cli(&["check", "--config", arg(&config)]);
+    assert_eq!(code, 0, "a warning, not a problem: {out}");
+    assert!(
+        out.contains("warning: metrics.addr: deprecated: write [admin] addr instead"),
+        "{out}"
+    );
+}
+
+#[test]
 fn an_absurd_duration_is_a_problem_listed_by_check_not_a_panic() {
     let dir = TempDir::new();
     let config = write(

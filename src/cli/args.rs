@@ -26,7 +26,11 @@ pub(super) enum Command {
         /// The configuration file (TOML); `BPTL_*` environment variables override its keys.
         #[arg(long, short, env = "BPTL_CONFIG", value_name = "FILE")]
         config: PathBuf,
-        /// Serve Prometheus metrics at http://ADDR/metrics (overrides `[metrics] addr`).
+        /// Serve the admin listener at http://ADDR: /healthz, /readyz, /metrics (overrides
+        /// `[admin] addr`).
+        #[arg(long, value_name = "ADDR", conflicts_with = "metrics_addr")]
+        admin_addr: Option<SocketAddr>,
+        /// Deprecated: the old name of --admin-addr.
         #[arg(long, value_name = "ADDR")]
         metrics_addr: Option<SocketAddr>,
     },

@@ -141,6 +141,9 @@ pub(super) fn check_command(path: &std::path::Path) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    for warning in &config.warnings {
+        eprintln!("warning: {warning}");
+    }
     let problems = check(&config, Registry::global());
     if problems.is_empty() {
         println!(

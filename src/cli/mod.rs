@@ -17,7 +17,7 @@
 //!
 //! Where things are: `args` (the commands and their flags), `check` (`check`, `registry` and the
 //! checks `run` repeats), `run` (`run`, `fetch-and-lock`, `dev-engine`), `records` (the operator
-//! commands on the task store), `admin` (the metrics listener), `dashboard` (`dashboard`).
+//! commands on the task store), `admin` (the admin listener: health, readiness, metrics), `dashboard` (`dashboard`).
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -35,7 +35,7 @@ mod dashboard;
 mod records;
 mod run;
 
-pub use admin::serve_metrics;
+pub use admin::{Admin, prometheus};
 pub use check::check;
 pub use run::open_store;
 
@@ -81,8 +81,14 @@ where
         Command::Check { config } => check::check_command(&config),
         Command::Run {
             config,
+            admin_addr,
             metrics_addr,
-        } => with_runtime(|| run::run(config, metrics_addr)),
+        } => {
+            if metrics_addr.is_some() {
+                eprintln!("warning: --metrics-addr is deprecated: use --admin-addr");
+            }
+            with_runtime(|| run::run(config, admin_addr.or(metrics_addr)))
+        }
         Command::FetchAndLock { max_tasks, config } => {
             with_runtime(|| run::fetch_and_lock(config, max_tasks))
         }

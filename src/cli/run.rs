@@ -72,7 +72,7 @@ fn assemble_worker(
         .map_err(|e| (EXIT_USAGE, e.to_string()))
 }
 
-pub(super) async fn run(path: PathBuf, metrics_addr: Option<SocketAddr>) -> u8 {
+pub(super) async fn run(path: PathBuf, admin_addr: Option<SocketAddr>) -> u8 {
     let config = match load(&path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -89,8 +89,13 @@ pub(super) async fn run(path: PathBuf, metrics_addr: Option<SocketAddr>) -> u8 {
         }
         return EXIT_USAGE;
     };
-    if let Some(addr) = metrics_addr.or(config.metrics_addr)
-        && let Err(e) = super::admin::serve_metrics(addr).await
+    for warning in &config.warnings {
+        tracing::warn!("configuration: {warning}");
+    }
+    let admin_addr = admin_addr.or(config.admin.addr);
+    // Installed before anything records a metric.
+    if admin_addr.is_some()
+        && let Err(e) = super::admin::prometheus()
     {
         eprintln!("error: {e}");
         return EXIT_FAILURE;
@@ -110,6 +115,18 @@ pub(super) async fn run(path: PathBuf, metrics_addr: Option<SocketAddr>) -> u8 {
         }
     };
     let handle: WorkerHandle = worker.handle();
+    if let Some(addr) = admin_addr {
+        let admin = super::admin::Admin::new(
+            handle.clone(),
+            Arc::clone(&store),
+            config.admin.engine_answer_within,
+        );
+        if let Err(e) = admin.serve(addr).await {
+            eprintln!("error: {e}");
+            store.close().await;
+            return EXIT_FAILURE;
+        }
+    }
     #[cfg(feature = "dashboard")]
     if let Some(addr) = config.dashboard.addr {
         let served = match crate::dashboard::Dashboard::new(Arc::clone(&store), &config.dashboard) {

@@ -9,7 +9,7 @@
 //! lock_duration = "5m"
 //! async_response_timeout = "30s"
 //! use_priority = false
-//! shutdown_grace = "30s"
+//! shutdown_grace = "25s"          # below Kubernetes' 30 s before SIGKILL
 //! # [engine.auth]                  # type = "basic" | "bearer" | "headers" | "none"
 //! # type = "basic"
 //! # username = "demo"
@@ -28,8 +28,10 @@
 //! # retention = "30d"              # prune completed records older than this
 //! # retention_failed = "90d"       # prune failed records older than this (default: keep)
 //!
-//! [metrics]
-//! # addr = "127.0.0.1:9100"        # serve Prometheus metrics at http://ADDR/metrics
+//! [admin]                          # the admin listener (README, "Running in production")
+//! # addr = "127.0.0.1:9100"        # GET /healthz, /readyz, /metrics (was [metrics] addr)
+//! # engine_answer_within = "60s"   # /readyz fails when the engine's last answer is older
+//! #                                # (default: async_response_timeout + 30s)
 //!
 //! [callback]
 //! timeout = "10s"
@@ -52,12 +54,17 @@
 //! (`"PT5M"`). Every problem of the file is listed at once (unknown keys with "did you mean",
 //! values of the wrong type, values outside the worker's limits), each naming its key.
 //!
-//! **Environment overrides**: every scalar key of `[engine]`, `[store]`, `[metrics]` and
-//! `[callback]` can be set with `BPTL_<SECTION>_<KEY>` in upper case, e.g. `BPTL_ENGINE_URL`,
-//! `BPTL_ENGINE_MAX_TASKS`, `BPTL_ENGINE_LOCK_DURATION`, `BPTL_STORE_URL`, `BPTL_METRICS_ADDR`.
-//! An override wins over the file and is read as the key's type (a number, `true`/`false`, a
-//! duration). An unknown `BPTL_ENGINE_*`/`BPTL_STORE_*`/`BPTL_METRICS_*`/
-//! `BPTL_CALLBACK_*` variable is an error (a typo would otherwise be silently ignored).
+//! **Environment overrides**: every scalar key of `[engine]`, `[store]`, `[admin]`, `[metrics]`
+//! and `[callback]` can be set with `BPTL_<SECTION>_<KEY>` in upper case, e.g.
+//! `BPTL_ENGINE_URL`, `BPTL_ENGINE_MAX_TASKS`, `BPTL_ENGINE_LOCK_DURATION`, `BPTL_STORE_URL`,
+//! `BPTL_ADMIN_ADDR`. An override wins over the file and is read as the key's type (a number,
+//! `true`/`false`, a duration). An unknown `BPTL_ENGINE_*`/`BPTL_STORE_*`/`BPTL_ADMIN_*`/
+//! `BPTL_METRICS_*`/`BPTL_CALLBACK_*` variable is an error (a typo would otherwise be silently
+//! ignored).
+//!
+//! **Deprecated**: `[metrics] addr` (and `BPTL_METRICS_ADDR`) still sets the admin listener's
+//! address; `check` lists it as a warning and `run` logs one. Beside `[admin] addr` it is an
+//! error.
 //!
 //! ```
 //! use bptl::config::Config;
@@ -160,7 +167,8 @@ pub struct EngineConfig {
     pub async_response_timeout: Duration,
     /// `use_priority` (default false).
     pub use_priority: bool,
-    /// `shutdown_grace`: how long running units may finish at shutdown (default `30s`).
+    /// `shutdown_grace`: how long running units may finish at shutdown (default `25s`, so that
+    /// the rest is unlocked before Kubernetes' SIGKILL 30 s after SIGTERM).
     pub shutdown_grace: Duration,
     /// `timeout`: HTTP timeout of engine calls other than the long poll (default `30s`).
     pub timeout: Duration,
@@ -194,14 +202,30 @@ pub struct Config {
     pub services: ServicesConfig,
     /// `[store]`.
     pub store: StoreConfig,
-    /// `[metrics] addr`: serve Prometheus metrics here.
-    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// `[admin]`: the admin listener.
+    pub admin: AdminConfig,
+    /// What is allowed but should change (deprecated keys): `check` lists them, `run` logs
+    /// them.
+    pub warnings: Vec<ConfigError>,
     /// `[callback] timeout` (default `10s`).
     pub callback_timeout: Duration,
     /// `[callback] allow`: the callback URLs the worker may POST to (default: none).
     pub callback_allow: crate::callback::CallbackAllowlist,
     /// `[dashboard]`.
     pub dashboard: DashboardConfig,
+}
+
+/// `[admin]`: the admin listener, serving `GET /healthz` (liveness), `GET /readyz` (readiness)
+/// and `GET /metrics` (Prometheus); README, "Running in production".
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// `addr` (the deprecated `[metrics] addr` sets it too): listen here (default: no
+    /// listener).
+    pub addr: Option<std::net::SocketAddr>,
+    /// `engine_answer_within`: `/readyz` fails when the engine's last answer to a fetch is
+    /// older (default: `async_response_timeout` + 30 s; must be longer than
+    /// `async_response_timeout`).
+    pub engine_answer_within: Duration,
 }
 
 /// `[dashboard]`: where the web dashboard listens and who may use it.

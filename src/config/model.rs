@@ -17,6 +17,7 @@ pub(super) struct FileModel {
     pub services: Option<toml::Value>,
     pub apps: Option<toml::Value>,
     pub store: StoreModel,
+    pub admin: AdminModel,
     pub metrics: MetricsModel,
     pub callback: CallbackModel,
     pub dashboard: DashboardModel,
@@ -88,7 +89,16 @@ pub(super) struct StoreModel {
     pub retention_failed: Option<Duration>,
 }
 
-/// `[metrics]`.
+/// `[admin]`: the admin listener (`/healthz`, `/readyz`, `/metrics`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct AdminModel {
+    pub addr: Option<String>,
+    #[serde(deserialize_with = "duration")]
+    pub engine_answer_within: Option<Duration>,
+}
+
+/// `[metrics]`: deprecated, `addr` only (now `[admin] addr`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(super) struct MetricsModel {

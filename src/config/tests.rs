@@ -275,3 +275,57 @@ fn the_model_refuses_unknown_fields_for_any_reader() {
         "{err}"
     );
 }
+
+#[test]
+fn the_admin_listener_and_its_deprecated_key() {
+    let c = Config::from_toml_str(
+        &format!("{BASE}\n[admin]\naddr = \"127.0.0.1:9100\"\n"),
+        &|_| None,
+    )
+    .unwrap();
+    assert_eq!(c.admin.addr, Some("127.0.0.1:9100".parse().unwrap()));
+    assert_eq!(
+        c.admin.engine_answer_within,
+        Duration::from_secs(60),
+        "async_response_timeout + 30s"
+    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+
+    let old = Config::from_toml_str(
+        &format!("{BASE}\n[metrics]\naddr = \"127.0.0.1:9101\"\n"),
+        &|_| None,
+    )
+    .unwrap();
+    assert_eq!(old.admin.addr, Some("127.0.0.1:9101".parse().unwrap()));
+    assert_eq!(
+        old.warnings[0].to_string(),
+        "metrics.addr: deprecated: write [admin] addr instead (the admin listener serves /healthz, /readyz and /metrics)"
+    );
+
+    let env = |name: &str| (name == "BPTL_ADMIN_ENGINE_ANSWER_WITHIN").then(|| "90s".to_owned());
+    let overridden = Config::from_toml_str(BASE, &env).unwrap();
+    assert_eq!(
+        overridden.admin.engine_answer_within,
+        Duration::from_secs(90)
+    );
+
+    let both = Config::from_toml_str(
+        &format!("{BASE}\n[admin]\naddr = \"127.0.0.1:9100\"\nengine_answer_within = \"10s\"\n[metrics]\naddr = \"127.0.0.1:9101\"\n"),
+        &|_| None,
+    )
+    .unwrap_err();
+    let shown: Vec<String> = both.iter().map(ToString::to_string).collect();
+    assert!(
+        shown.contains(
+            &"metrics.addr: deprecated, and [admin] addr is set too: remove [metrics] addr"
+                .to_owned()
+        ),
+        "{shown:?}"
+    );
+    assert!(
+        shown.iter().any(|s| s.starts_with(
+            "admin.engine_answer_within: must be longer than engine.async_response_timeout (30s)"
+        )),
+        "{shown:?}"
+    );
+}

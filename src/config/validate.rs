@@ -10,8 +10,13 @@ use bptl_credentials::{SecretConfig, ServicesConfig};
 
 use crate::callback::CallbackAllowlist;
 
-use super::model::{AuthModel, DashboardModel, EngineModel, FileModel, MappingModel};
-use super::{Config, ConfigError, DashboardConfig, EngineAuthConfig, EngineConfig, StoreConfig};
+use super::model::{
+    AdminModel, AuthModel, DashboardModel, EngineModel, FileModel, MappingModel, MetricsModel,
+};
+use super::{
+    AdminConfig, Config, ConfigError, DashboardConfig, EngineAuthConfig, EngineConfig, StoreConfig,
+};
+use bptl_core::duration::format_duration;
 
 /// The configuration of `file`, adding its problems to `problems`.
 pub(super) fn config(file: FileModel, problems: &mut Vec<ConfigError>) -> Config {
@@ -77,12 +82,8 @@ pub(super) fn config(file: FileModel, problems: &mut Vec<ConfigError>) -> Config
         retention: file.store.retention,
         retention_failed: file.store.retention_failed,
     };
-    let metrics_addr = socket_addr(
-        "metrics.addr",
-        file.metrics.addr,
-        "\"127.0.0.1:9100\" or \"0.0.0.0:9100\"",
-        problems,
-    );
+    let mut warnings = Vec::new();
+    let admin = admin(file.admin, file.metrics, &engine, &mut warnings, problems);
     let callback_timeout = file.callback.timeout.unwrap_or(defaults.callback_timeout);
     let callback_allow = CallbackAllowlist::new(&file.callback.allow).unwrap_or_else(|bad| {
         for (i, message) in bad {
@@ -96,7 +97,8 @@ pub(super) fn config(file: FileModel, problems: &mut Vec<ConfigError>) -> Config
         task_mappings,
         services,
         store,
-        metrics_addr,
+        admin,
+        warnings,
         callback_timeout,
         callback_allow,
         dashboard,
@@ -281,6 +283,48 @@ fn socket_addr(
             ));
             None
         }
+    }
+}
+
+/// `[admin]`, and the deprecated `[metrics] addr` (a warning; an error beside `[admin] addr`).
+fn admin(
+    a: AdminModel,
+    m: MetricsModel,
+    engine: &EngineConfig,
+    warnings: &mut Vec<ConfigError>,
+    problems: &mut Vec<ConfigError>,
+) -> AdminConfig {
+    const EXAMPLE: &str = "\"127.0.0.1:9100\" or \"0.0.0.0:9100\"";
+    let mut addr = socket_addr("admin.addr", a.addr.clone(), EXAMPLE, problems);
+    if let Some(old) = m.addr {
+        if a.addr.is_some() {
+            problems.push(ConfigError::new(
+                "metrics.addr",
+                "deprecated, and [admin] addr is set too: remove [metrics] addr",
+            ));
+        } else {
+            warnings.push(ConfigError::new(
+                "metrics.addr",
+                "deprecated: write [admin] addr instead (the admin listener serves /healthz, /readyz and /metrics)",
+            ));
+            addr = socket_addr("metrics.addr", Some(old), EXAMPLE, problems);
+        }
+    }
+    let engine_answer_within = a
+        .engine_answer_within
+        .unwrap_or(engine.async_response_timeout + Duration::from_secs(30));
+    if engine_answer_within <= engine.async_response_timeout {
+        problems.push(ConfigError::new(
+            "admin.engine_answer_within",
+            format!(
+                "must be longer than engine.async_response_timeout ({}): an idle engine answers a long poll only when it ends",
+                format_duration(engine.async_response_timeout)
+            ),
+        ));
+    }
+    AdminConfig {
+        addr,
+        engine_answer_within,
     }
 }
 

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::fetch::fetch_deadline;
 use super::{
-    CallbackSender, Counters, Shared, Worker, WorkerConfig, WorkerError, WorkerHandle,
+    CallbackSender, Counters, Health, Shared, Worker, WorkerConfig, WorkerError, WorkerHandle,
     default_worker_id,
 };
 use crate::engine::Engine;
@@ -112,10 +113,15 @@ impl<E: Engine> WorkerBuilder<E> {
             .into();
         let (timeline_tx, timeline_rx) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
+        let health = Arc::new(Health::new(
+            fetch_deadline(&self.config),
+            self.config.engine_backoff_max,
+        ));
         let handle = WorkerHandle {
             graceful: CancellationToken::new(),
             immediate: CancellationToken::new(),
             counters: Arc::clone(&counters),
+            health: Arc::clone(&health),
             worker_id: Arc::clone(&worker_id),
         };
         Ok(Worker {
@@ -129,6 +135,7 @@ impl<E: Engine> WorkerBuilder<E> {
                 callback: self.callback,
                 extensions: self.extensions,
                 counters,
+                health,
                 timeline_tx,
                 graceful: handle.graceful.clone(),
                 immediate: handle.immediate.clone(),

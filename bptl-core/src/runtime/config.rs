@@ -62,7 +62,9 @@ pub struct WorkerConfig {
     pub async_response_timeout: Duration,
     /// Fetch higher-priority tasks first.
     pub use_priority: bool,
-    /// How long running units may finish after a shutdown request.
+    /// How long running units may finish after a shutdown request (default 25 s: the
+    /// aborting and unlocking of what did not finish fit before Kubernetes' SIGKILL, 30 s
+    /// after its SIGTERM by default).
     #[serde(deserialize_with = "crate::duration::deserialize")]
     pub shutdown_grace: Duration,
     /// Attempts to report an outcome when the engine answers with a conflict or a transient
@@ -90,7 +92,7 @@ impl Default for WorkerConfig {
             lock_duration: Duration::from_secs(300),
             async_response_timeout: Duration::from_secs(30),
             use_priority: false,
-            shutdown_grace: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(25),
             report_attempts: 5,
             report_backoff: Duration::from_millis(200),
             callback_timeout: Duration::from_secs(10),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, info, warn};
 
-use super::{Backoff, Shared};
+use super::{Backoff, LoopPhase, Shared, WorkerConfig, metrics};
 use crate::duration::format_duration;
 use crate::engine::{Engine, EngineError, EngineErrorKind, FetchRequest, TopicRequest};
 use crate::task::TaskRef;
@@ -22,6 +22,12 @@ const POLL_LINGER: Duration = Duration::from_millis(300);
 /// The same once this worker unlocked aborted tasks: the poll takes them again for certain
 /// (when it has slots), so it is waited for longer (a busy engine may take a while to answer).
 const POLL_LINGER_AFTER_UNLOCK: Duration = Duration::from_secs(5);
+
+/// How long a fetch may take before it counts as failed: the long poll's timeout plus 30 s
+/// (guards against a long poll that never answers, e.g. over a half-open connection).
+pub(super) fn fetch_deadline(config: &WorkerConfig) -> Duration {
+    config.async_response_timeout + Duration::from_secs(30)
+}
 
 /// The engine's answer to a fetch, or the fetch deadline passing.
 type FetchResult = Result<Result<Vec<TaskRef>, EngineError>, tokio::time::error::Elapsed>;
@@ -57,7 +63,7 @@ impl<'a, E: Engine> Fetcher<'a, E> {
             topics,
             backoff: Backoff::new(config.engine_backoff_min, config.engine_backoff_max),
             engine_down: false,
-            deadline: config.async_response_timeout + Duration::from_secs(30),
+            deadline: fetch_deadline(config),
         }
     }
 
@@ -99,6 +105,10 @@ impl<'a, E: Engine> Fetcher<'a, E> {
             }
             Err(e) => {
                 drop(permits);
+                shared.health.engine_failed(&e.to_string());
+                ::metrics::counter!(metrics::FETCH_ERRORS, "kind" => metrics::engine_error_kind(&e))
+                    .increment(1);
+                shared.health.enter(LoopPhase::BackingOff);
                 let wait = self.backoff.next_delay();
                 if self.engine_down {
                     debug!(error = %e, "fetch failed again; next try in {wait:?}");
@@ -124,6 +134,7 @@ impl<'a, E: Engine> Fetcher<'a, E> {
                 ),
             ))
         })?;
+        self.shared.health.engine_answered();
         if self.engine_down {
             info!("engine is reachable again: fetching resumes");
             self.engine_down = false;

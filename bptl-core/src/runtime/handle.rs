@@ -76,6 +76,7 @@ pub struct WorkerHandle {
     pub(super) graceful: CancellationToken,
     pub(super) immediate: CancellationToken,
     pub(super) counters: Arc<Counters>,
+    pub(super) health: Arc<super::Health>,
     pub(super) worker_id: Arc<str>,
 }
 
@@ -100,6 +101,12 @@ impl WorkerHandle {
     /// The counts so far.
     pub fn stats(&self) -> WorkerStats {
         self.counters.snapshot()
+    }
+
+    /// Its health now: whether the fetch loop moves ([`WorkerHealth::alive`]) and the engine
+    /// answers ([`WorkerHealth::engine_ready`]).
+    pub fn health(&self) -> super::WorkerHealth {
+        self.health.snapshot()
     }
 
     /// The worker id the worker locks tasks with.

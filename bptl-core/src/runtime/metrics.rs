@@ -17,8 +17,36 @@ pub const REPORT_RETRIES: &str = "bptl_report_retries_total";
 pub const LOCK_EXTENSIONS: &str = "bptl_lock_extensions_total";
 /// Gauge: tasks being handled right now.
 pub const TASKS_IN_FLIGHT: &str = "bptl_tasks_in_flight";
-/// Histogram: how long units ran, in seconds.
+/// Histogram: how long units ran, in seconds (buckets: [`UNIT_DURATION_BUCKETS`]).
 pub const UNIT_DURATION: &str = "bptl_unit_duration_seconds";
+/// Gauge: 1 when the engine answered the worker's last fetch, 0 when it failed.
+pub const ENGINE_UP: &str = "bptl_engine_up";
+/// Gauge: always 1, labelled with the worker's `version` (set by the `bptl` CLI's admin
+/// listener).
+pub const BUILD_INFO: &str = "bptl_build_info";
+/// Counter: failed fetches, labelled by `kind` ([`engine_error_kind`]).
+pub const FETCH_ERRORS: &str = "bptl_fetch_errors_total";
+
+/// The bucket bounds of [`UNIT_DURATION`], in seconds: from 5 ms (a quick lookup) to 10
+/// minutes (a long batch job), roughly ×2.5 per step. Fixed, so that histograms of several
+/// workers add up.
+pub const UNIT_DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+];
+
+/// The `kind` label of an engine error: `not_found`, `locked_by_other`, `conflict`,
+/// `transient`, `bad_request` or `other`.
+pub fn engine_error_kind(error: &crate::engine::EngineError) -> &'static str {
+    use crate::engine::EngineErrorKind as K;
+    match error.kind {
+        K::NotFound => "not_found",
+        K::LockedByOther => "locked_by_other",
+        K::Conflict => "conflict",
+        K::Transient => "transient",
+        K::BadRequest => "bad_request",
+        K::Other => "other",
+    }
+}
 
 /// Describe every metric to the installed recorder (units and help texts).
 pub fn describe() {
@@ -55,4 +83,9 @@ pub fn describe() {
         "Tasks being handled right now."
     );
     describe_histogram!(UNIT_DURATION, Unit::Seconds, "How long units ran.");
+    describe_gauge!(
+        ENGINE_UP,
+        "1 when the engine answered the last fetch, 0 when it failed."
+    );
+    describe_counter!(FETCH_ERRORS, Unit::Count, "Failed fetches, by kind.");
 }

@@ -60,6 +60,7 @@ mod config;
 mod deliver;
 mod fetch;
 mod handle;
+mod health;
 mod lease;
 pub mod metrics;
 mod outcome;
@@ -84,9 +85,11 @@ pub use config::{
     default_worker_id, validate_lock_duration,
 };
 pub use handle::{WorkerHandle, WorkerStats};
+pub use health::{LoopPhase, WorkerHealth};
 pub use worker::Worker;
 
 pub(crate) use handle::Counters;
+pub(crate) use health::Health;
 
 use crate::engine::EngineError;
 use crate::mapping::TaskMappings;
@@ -121,6 +124,8 @@ pub(crate) struct Shared<E> {
     pub(crate) callback: Option<Arc<dyn CallbackSender>>,
     pub(crate) extensions: Extensions,
     pub(crate) counters: Arc<Counters>,
+    /// What `/healthz` and `/readyz` read.
+    pub(crate) health: Arc<Health>,
     pub(crate) timeline_tx: mpsc::UnboundedSender<TimelineMsg>,
     /// A graceful shutdown was requested.
     pub(crate) graceful: CancellationToken,

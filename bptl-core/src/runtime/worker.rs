@@ -13,8 +13,8 @@ use tracing::{error, info, warn};
 use super::fetch::{Fetched, Fetcher};
 use super::record::timeline_writer;
 use super::{
-    Counters, Shared, TimelineMsg, WorkerBuilder, WorkerError, WorkerHandle, WorkerStats, metrics,
-    process, recover, wait_for_signal,
+    Counters, LoopPhase, Shared, TimelineMsg, WorkerBuilder, WorkerError, WorkerHandle,
+    WorkerStats, metrics, process, recover, wait_for_signal,
 };
 use crate::engine::{Engine, FetchRequest, TopicRequest};
 use crate::store::{TaskKey, TaskRecord, TaskStore};
@@ -168,6 +168,8 @@ impl<E: Engine> Worker<E> {
         let shared = &self.shared;
         let config = &shared.config;
         metrics::describe();
+        // Down until the engine answered a fetch.
+        ::metrics::gauge!(metrics::ENGINE_UP).set(0.0);
         let topics = self.topics();
         info!(
             worker_id = %shared.worker_id,
@@ -195,6 +197,7 @@ impl<E: Engine> Worker<E> {
                 break None;
             }
             // Wait for a free slot, then take every free slot.
+            shared.health.enter(LoopPhase::WaitingForSlot);
             let first = tokio::select! {
                 permit = Arc::clone(&slots).acquire_owned() => match permit {
                     Ok(p) => p,
@@ -211,6 +214,7 @@ impl<E: Engine> Worker<E> {
             while let Ok(p) = Arc::clone(&slots).try_acquire_owned() {
                 permits.push(p);
             }
+            shared.health.enter(LoopPhase::Fetching);
             match fetcher.fetch(permits).await {
                 Fetched::Tasks(tasks, permits) => {
                     self.hand_out(tasks, permits, &mut running, &mut in_flight)
@@ -221,7 +225,10 @@ impl<E: Engine> Worker<E> {
             }
         };
 
-        self.shutdown_phase(running, in_flight, kept).await
+        shared.health.enter(LoopPhase::Stopping);
+        let stats = self.shutdown_phase(running, in_flight, kept).await;
+        shared.health.enter(LoopPhase::Stopped);
+        stats
     }
 
     /// Start handling fetched tasks, one slot each.
