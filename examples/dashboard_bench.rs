@@ -144,6 +144,8 @@ async fn main() {
         .serve("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
+    // reqwest needs a TLS crypto provider before its first client.
+    bptl::credentials::install_crypto_provider();
     let client = reqwest::Client::new();
     let base = format!("http://{}", running.addr);
     println!("{:<40} {:>10}", "page over HTTP", "median");

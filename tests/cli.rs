@@ -477,6 +477,8 @@ async fn the_standalone_dev_engine_serves_the_deployed_files() {
         "{banner}"
     );
 
+    // reqwest needs a TLS crypto provider before its first client.
+    bptl::credentials::install_crypto_provider();
     let http = reqwest::Client::new();
     let started: serde_json::Value = http
         .post(format!("{base}/process-definition/key/quickstart/start"))
@@ -558,6 +560,8 @@ async fn the_worker_serves_prometheus_metrics() {
     // The completion counter moves right after the engine's answer: poll briefly for it.
     let mut body = String::new();
     let deadline = Instant::now() + Duration::from_secs(10);
+    // reqwest needs a TLS crypto provider before its first client.
+    bptl::credentials::install_crypto_provider();
     while !body.contains("bptl_tasks_completed_total{topic=\"double\"} 3") {
         assert!(Instant::now() < deadline, "no completion count in:\n{body}");
         body = match reqwest::get(format!("http://{addr}/metrics")).await {

@@ -20,6 +20,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 fn client() -> reqwest::Client {
+    // reqwest needs a TLS crypto provider before its first client.
+    bptl::credentials::install_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -57,6 +57,8 @@ async fn start_driver() -> Driver {
         .spawn()
         .unwrap();
     let url = format!("http://127.0.0.1:{port}");
+    // reqwest needs a TLS crypto provider before its first client.
+    bptl::credentials::install_crypto_provider();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(r) = reqwest::get(format!("{url}/status")).await

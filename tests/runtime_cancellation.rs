@@ -46,6 +46,8 @@ async fn a_cancelled_task_is_noticed_and_not_reported() {
     })
     .await;
 
+    // reqwest needs a TLS crypto provider before its first client.
+    bptl::credentials::install_crypto_provider();
     let response = reqwest::Client::new()
         .delete(format!("{}/process-instance/{}", engine.url(), ids[0]))
         .send()

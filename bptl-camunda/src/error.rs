@@ -315,7 +315,7 @@ impl From<CamundaError> for EngineError {
 
 /// The innermost meaningful cause of an HTTP client error, e.g. "Connection refused (os error
 /// 111)" or "connection closed before message completed".
-fn cause_text(error: &reqwest::Error) -> String {
+pub(crate) fn cause_text(error: &reqwest::Error) -> String {
     let mut texts = vec![error.to_string()];
     let mut source = error.source();
     while let Some(cause) = source {
@@ -329,7 +329,19 @@ fn cause_text(error: &reqwest::Error) -> String {
     if texts.len() > 1 {
         texts.remove(0);
     }
-    texts.join(": ")
+    let mut text = texts.join(": ");
+    if text.contains("invalid peer certificate") {
+        text.push_str(
+            " (the engine's certificate is not trusted: if a private CA signed it, set \
+             [engine] ca_file to that CA's certificate, PEM)",
+        );
+    } else if text.contains("CertificateRequired") || text.contains("BadCertificate") {
+        text.push_str(
+            " (the engine refused the client certificate, or wants one: set [engine] \
+             client_cert and client_key)",
+        );
+    }
+    text
 }
 
 fn http_reason(status: u16) -> &'static str {

@@ -51,9 +51,16 @@ fn https_without_the_tls_feature_says_which_feature_to_enable() {
     let text = err.to_string();
     assert!(text.contains("https"), "{text}");
     assert!(
-        text.contains("enable the `tls` feature of bptl (or bptl-camunda)"),
+        text.contains("the `tls` feature of bptl (or bptl-camunda)"),
         "{text}"
     );
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn https_is_accepted_by_default() {
+    let client = CamundaClient::new("https://engine.example/engine-rest").unwrap();
+    assert_eq!(client.base_url(), "https://engine.example/engine-rest");
 }
 
 #[test]

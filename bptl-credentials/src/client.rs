@@ -103,6 +103,36 @@ pub(crate) fn truncate(text: &str, max: usize) -> String {
     format!("{}… ({} bytes in all)", &text[..end], text.len())
 }
 
+/// An error with its causes, `: `-joined (reqwest's outer text alone, "error sending request",
+/// says nothing), and what to do when the cause is the server's certificate or TLS handshake.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut texts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !texts.iter().any(|t| t.contains(&text)) {
+            texts.push(text);
+        }
+        source = cause.source();
+    }
+    if texts.len() > 1 && texts[0].starts_with("error sending request") {
+        texts.remove(0);
+    }
+    let mut out = texts.join(": ");
+    if out.contains("invalid peer certificate") {
+        out.push_str(
+            " (the server's certificate is not trusted: if it is signed by a private CA, set \
+             ca_file to that CA's certificate, PEM)",
+        );
+    } else if out.contains("CertificateRequired") || out.contains("BadCertificate") {
+        out.push_str(
+            " (the server refused the client certificate, or wants one: set client_cert and \
+             client_key to a certificate it accepts)",
+        );
+    }
+    out
+}
+
 fn scrub(text: &str, secrets: &[String]) -> String {
     let mut out = text.to_owned();
     for s in secrets {
@@ -175,7 +205,10 @@ impl CredentialStore {
         Ok(ServiceClient {
             inner: Arc::new(Inner {
                 service: svc,
-                http: self.http().clone(),
+                http: self
+                    .http(service)
+                    .ok_or_else(|| CredentialsError::UnknownService(service.to_owned()))?
+                    .clone(),
                 auth,
                 secrets,
                 timeline,
@@ -350,10 +383,10 @@ impl ServiceRequest {
                 let final_url = response.url().clone();
                 match response.bytes().await {
                     Ok(body) => Ok((status, headers, final_url, body.to_vec())),
-                    Err(e) => Err(e.without_url().to_string()),
+                    Err(e) => Err(error_chain(&e.without_url())),
                 }
             }
-            Err(e) => Err(e.without_url().to_string()),
+            Err(e) => Err(error_chain(&e.without_url())),
         };
         let elapsed = started.elapsed();
         let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);

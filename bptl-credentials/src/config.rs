@@ -2,12 +2,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::path::PathBuf;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::model::{Application, Auth, Credentials, DEFAULT_JWT_VALIDITY, LogBodies, Service};
 use crate::secret::SecretConfig;
+use crate::tls::{ClientTls, TlsFiles};
 
 /// A problem with the services configuration: the key it is about and what to do.
 ///
@@ -127,6 +129,12 @@ pub struct ServiceConfig {
     pub scope: Option<String>,
     /// Bearer: the static token.
     pub token: Option<SecretConfig>,
+    /// TLS: a CA bundle (PEM) trusted besides the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// TLS: the client certificate (PEM) for mutual TLS.
+    pub client_cert: Option<PathBuf>,
+    /// TLS: the client certificate's private key (PEM), a secret.
+    pub client_key: Option<SecretConfig>,
 }
 
 /// One `[apps."APP_ID"]` section.
@@ -305,11 +313,21 @@ impl ServiceConfig {
             token: resolve_opt(&self.token, format!("{key}.token"), env, problems),
             ..Credentials::default()
         };
+        let tls = TlsFiles {
+            ca_file: self.ca_file.clone(),
+            client_cert: self.client_cert.clone(),
+            client_key: self.client_key.clone(),
+        }
+        .load(&key, env)
+        .unwrap_or_else(|tls_problems| {
+            problems.extend(tls_problems);
+            ClientTls::default()
+        });
         if problems.len() > before {
             return None;
         }
         service = service.map(|s| {
-            let mut s = s.auth(auth);
+            let mut s = s.auth(auth).tls(tls);
             if let Some(label) = &self.label {
                 s = s.label(label.clone());
             }

@@ -68,6 +68,7 @@ mod model;
 mod secret;
 mod store;
 mod task;
+mod tls;
 mod validate;
 
 pub use client::{
@@ -85,6 +86,7 @@ pub use model::{
 pub use secret::SecretConfig;
 pub use store::{AuthHeaders, CredentialStore, DEFAULT_OAUTH2_LIFETIME, ZgwClaims};
 pub use task::{APP_ID_VARIABLE, TaskServices};
+pub use tls::{ClientTls, TlsFiles, client_builder, install_crypto_provider};
 pub use validate::{
     ANY_SERVICE_TYPE, MappingProblem, Problem, ServiceCatalog, validate_all, validate_mapping,
 };

@@ -8,6 +8,7 @@ use reqwest::Url;
 use secrecy::SecretString;
 
 use crate::config::ConfigProblem;
+use crate::tls::ClientTls;
 
 /// The timeout of a service that does not set one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -335,6 +336,7 @@ pub struct Service {
     auth: Auth,
     credentials: Option<Credentials>,
     log_bodies: LogBodies,
+    tls: ClientTls,
 }
 
 impl Service {
@@ -356,6 +358,7 @@ impl Service {
             auth: Auth::None,
             credentials: None,
             log_bodies: LogBodies::default(),
+            tls: ClientTls::default(),
         })
     }
 
@@ -380,6 +383,18 @@ impl Service {
     /// Which bodies go on the timeline.
     pub fn recorded_bodies(&self) -> LogBodies {
         self.log_bodies
+    }
+
+    /// Set the TLS settings of its connections: a CA bundle, a client certificate
+    /// ([`TlsFiles::load`](crate::TlsFiles::load) reads them).
+    pub fn tls(mut self, tls: ClientTls) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// The TLS settings of its connections.
+    pub fn tls_settings(&self) -> &ClientTls {
+        &self.tls
     }
 
     /// Set the authentication scheme.

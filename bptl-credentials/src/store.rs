@@ -140,7 +140,8 @@ struct CachedToken {
 pub struct CredentialStore {
     services: BTreeMap<String, Arc<Service>>,
     apps: BTreeMap<String, Application>,
-    http: reqwest::Client,
+    /// One HTTP client per service (its own TLS settings, its own connection pool).
+    http: BTreeMap<String, reqwest::Client>,
     jwt_cache: Mutex<HashMap<CacheKey, CachedToken>>,
     oauth_cache: Mutex<HashMap<CacheKey, Arc<tokio::sync::Mutex<Option<CachedToken>>>>>,
 }
@@ -192,36 +193,43 @@ impl CredentialStore {
         mut problems: Vec<ConfigProblem>,
     ) -> Result<CredentialStore, Vec<ConfigProblem>> {
         problems.extend(model_problems(&services, &apps, configured));
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("bptl/", env!("CARGO_PKG_VERSION")))
-            .redirect(same_origin_redirects())
-            .build();
-        let http = match http {
-            Ok(h) => Some(h),
-            Err(e) => {
-                problems.push(ConfigProblem::new(
-                    "services",
-                    format!("cannot create the HTTP client: {e}"),
-                ));
-                None
+        let mut http = BTreeMap::new();
+        for service in &services {
+            let built = service
+                .tls_settings()
+                .apply(crate::tls::client_builder())
+                .user_agent(concat!("bptl/", env!("CARGO_PKG_VERSION")))
+                .redirect(same_origin_redirects())
+                .build();
+            match built {
+                Ok(client) => {
+                    http.insert(service.name().to_owned(), client);
+                }
+                Err(e) => problems.push(ConfigProblem::new(
+                    format!("services.{}", service.name()),
+                    format!(
+                        "cannot create the HTTP client: {}",
+                        crate::client::error_chain(&e)
+                    ),
+                )),
             }
-        };
-        match http {
-            Some(http) if problems.is_empty() => Ok(CredentialStore {
-                services: services
-                    .into_iter()
-                    .map(|s| (s.name().to_owned(), Arc::new(s)))
-                    .collect(),
-                apps: apps
-                    .into_iter()
-                    .map(|a| (a.app_id().to_owned(), a))
-                    .collect(),
-                http,
-                jwt_cache: Mutex::default(),
-                oauth_cache: Mutex::default(),
-            }),
-            _ => Err(problems),
         }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(CredentialStore {
+            services: services
+                .into_iter()
+                .map(|s| (s.name().to_owned(), Arc::new(s)))
+                .collect(),
+            apps: apps
+                .into_iter()
+                .map(|a| (a.app_id().to_owned(), a))
+                .collect(),
+            http,
+            jwt_cache: Mutex::default(),
+            oauth_cache: Mutex::default(),
+        })
     }
 
     /// The service named `name`.
@@ -244,9 +252,9 @@ impl CredentialStore {
         self.apps.values()
     }
 
-    /// The HTTP client all service clients share.
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.http
+    /// The HTTP client of the service named `service` (every configured service has one).
+    pub(crate) fn http(&self, service: &str) -> Option<&reqwest::Client> {
+        self.http.get(service)
     }
 
     /// BPTL's `get_credentials(app_id, *services)`: the auth headers for `app_id` on each of
@@ -447,15 +455,17 @@ impl CredentialStore {
             form.push(("scope", scope));
         }
         let started = Instant::now();
-        let response = self
-            .http
+        let http = self
+            .http(svc.name())
+            .ok_or_else(|| CredentialsError::UnknownService(svc.name().to_owned()))?;
+        let response = http
             .post(token_url.clone())
             .header(reqwest::header::ACCEPT, "application/json")
             .form(&form)
             .timeout(svc.request_timeout())
             .send()
             .await
-            .map_err(|e| token_err(e.without_url().to_string()))?;
+            .map_err(|e| token_err(crate::client::error_chain(&e.without_url())))?;
         let status = response.status();
         let body = response
             .bytes()
@@ -560,7 +570,9 @@ mod tests {
     #[test]
     fn form_encoding() {
         // What reqwest's `form` sends, as the hand-written encoder it replaced did.
-        let request = reqwest::Client::new()
+        let request = crate::tls::client_builder()
+            .build()
+            .expect("a client")
             .post("http://127.0.0.1/token")
             .form(&[("a b", "c&d=e/é"), ("x", "y")])
             .build()

@@ -128,6 +128,8 @@ async fn stop_and_restart_http_keep_the_state() {
         .await;
     let port = api.engine.port();
     api.engine.stop_http().await;
+    // reqwest needs a TLS crypto provider before its first client.
+    bptl_camunda::install_crypto_provider();
     let down = reqwest::Client::new()
         .get(format!("{}/external-task/count", api.base))
         .send()
@@ -160,6 +162,8 @@ async fn a_fixed_port_can_be_chosen() {
         .await
         .unwrap();
     assert_eq!(engine.url(), format!("http://127.0.0.1:{port}/engine-rest"));
+    // reqwest needs a TLS crypto provider before its first client.
+    bptl_camunda::install_crypto_provider();
     let engines = reqwest::get(format!("{}/engine", engine.url()))
         .await
         .unwrap();

@@ -186,6 +186,8 @@ async fn the_official_js_client_reports_failures_and_bpmn_errors() {
     assert_eq!(vars["caughtCode"]["value"], "NEGATIVE");
 
     assert_eq!(engine.instance_state(&failing), Some(InstanceState::Active));
+    // reqwest needs a TLS crypto provider before its first client.
+    bptl_camunda::install_crypto_provider();
     let http = reqwest::Client::new();
     let incidents: Value = http
         .get(format!("{}/incident", engine.url()))

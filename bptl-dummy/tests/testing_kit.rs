@@ -428,6 +428,8 @@ async fn services_reach_units_in_a_process_and_drop_stops_everything() {
     let url = format!("{}/external-task", engine.dev_engine().url());
     drop(engine);
     tokio::time::sleep(Duration::from_millis(100)).await;
+    // reqwest needs a TLS crypto provider before its first client.
+    bptl::credentials::install_crypto_provider();
     let after = bptl::credentials::reqwest::get(&url).await;
     assert!(
         after.is_err(),

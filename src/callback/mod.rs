@@ -23,7 +23,7 @@ impl HttpCallbackSender {
     /// names connect to public addresses only, checked when connecting), posting to the URLs
     /// `allow` matches.
     pub fn new(allow: CallbackAllowlist) -> Result<Self, String> {
-        reqwest::Client::builder()
+        bptl_credentials::client_builder()
             .user_agent(concat!("bptl/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(Arc::new(PublicOnly))

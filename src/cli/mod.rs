@@ -68,6 +68,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    // Before any HTTP client is built, bptl's or a unit's own (see README, "TLS").
+    bptl_credentials::install_crypto_provider();
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

@@ -29,6 +29,7 @@ use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 /// zrc.post("zaken").json_body(json!({"bronorganisatie": "002220647"})).times(1).respond(201, json!({"url": "z/8"})).await;
 /// assert!(zrc.url().starts_with("http://127.0.0.1:"));
 /// # zrc.post("zaken").json_body(json!({"bronorganisatie": "002220647"})).respond(201, json!({})).await;
+/// # bptl::credentials::install_crypto_provider();
 /// # let http = bptl::credentials::reqwest::Client::new();
 /// # http.post(format!("{}zaken", zrc.url())).body(r#"{"bronorganisatie": "002220647"}"#).header("content-type", "application/json").send().await.unwrap();
 /// # assert_eq!(zrc.requests().await.len(), 1);

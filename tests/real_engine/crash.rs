@@ -36,6 +36,8 @@ impl HoldingProxy {
             target.port_or_known_default().unwrap()
         );
         let held = Arc::new(AtomicUsize::new(0));
+        // reqwest needs a TLS crypto provider before its first client.
+        bptl::credentials::install_crypto_provider();
         let http = reqwest::Client::new();
         let counter = Arc::clone(&held);
         let app = axum::Router::new().fallback(move |request: axum::extract::Request| {

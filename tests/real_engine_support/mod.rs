@@ -59,6 +59,8 @@ impl Rig {
             .timeout(Duration::from_secs(20))
             .build()
             .unwrap();
+        // reqwest needs a TLS crypto provider before its first client.
+        bptl::credentials::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .build()

@@ -119,6 +119,10 @@ pub struct CamundaClientBuilder {
     long_poll_margin: Duration,
     connect_timeout: Duration,
     user_agent: String,
+    #[cfg(feature = "tls")]
+    tls_roots: Vec<reqwest::Certificate>,
+    #[cfg(feature = "tls")]
+    tls_identity: Option<reqwest::Identity>,
 }
 
 impl CamundaClientBuilder {
@@ -131,6 +135,10 @@ impl CamundaClientBuilder {
             long_poll_margin: DEFAULT_LONG_POLL_MARGIN,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             user_agent: concat!("bptl-camunda/", env!("CARGO_PKG_VERSION")).to_owned(),
+            #[cfg(feature = "tls")]
+            tls_roots: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls_identity: None,
         }
     }
 
@@ -198,11 +206,30 @@ impl CamundaClientBuilder {
         self
     }
 
+    /// Trust these certificates besides the system's roots, e.g. the private CA that signed the
+    /// engine's certificate (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn add_root_certificates(
+        mut self,
+        certificates: impl IntoIterator<Item = reqwest::Certificate>,
+    ) -> Self {
+        self.tls_roots.extend(certificates);
+        self
+    }
+
+    /// Present this client certificate when the engine (or a proxy in front of it) asks for
+    /// one: mutual TLS (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn identity(mut self, identity: reqwest::Identity) -> Self {
+        self.tls_identity = Some(identity);
+        self
+    }
+
     /// Build the client.
     ///
     /// Fails when the URL is not an absolute `http`/`https` URL, contains credentials (use
-    /// [`basic_auth`](Self::basic_auth)), is `https` while TLS is not compiled in (enable the
-    /// `tls` feature of `bptl` or `bptl-camunda`), or a header is invalid.
+    /// [`basic_auth`](Self::basic_auth)), is `https` while TLS is not compiled in (the `tls`
+    /// feature of `bptl` and `bptl-camunda`, on by default), or a header is invalid.
     pub fn build(self) -> Result<CamundaClient, CamundaError> {
         let mut base = Url::parse(self.url.trim()).map_err(|e| {
             CamundaError::Config(format!(
@@ -216,7 +243,7 @@ impl CamundaClientBuilder {
                 if !cfg!(feature = "tls") {
                     return Err(CamundaError::Config(format!(
                         "the engine URL {base} uses https, but bptl-camunda was built without TLS: \
-                         enable the `tls` feature of bptl (or bptl-camunda)"
+                         build it with the `tls` feature of bptl (or bptl-camunda), on by default"
                     )));
                 }
             }
@@ -244,14 +271,32 @@ impl CamundaClientBuilder {
 
         let mut headers = self.auth.headers()?;
         headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-        let http = reqwest::Client::builder()
+        crate::install_crypto_provider();
+        let http = reqwest::Client::builder();
+        #[cfg(feature = "tls")]
+        let http = {
+            let mut http = http;
+            if !self.tls_roots.is_empty() {
+                http = http.tls_certs_merge(self.tls_roots);
+            }
+            if let Some(identity) = self.tls_identity {
+                http = http.identity(identity);
+            }
+            http
+        };
+        let http = http
             .default_headers(headers)
             .user_agent(self.user_agent)
             .connect_timeout(self.connect_timeout)
             .tcp_keepalive(Duration::from_secs(30))
             .pool_idle_timeout(Duration::from_secs(50))
             .build()
-            .map_err(|e| CamundaError::Config(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| {
+                CamundaError::Config(format!(
+                    "cannot build the HTTP client: {}",
+                    crate::error::cause_text(&e)
+                ))
+            })?;
         Ok(CamundaClient {
             inner: Arc::new(Inner {
                 http,

@@ -63,6 +63,8 @@ impl Api {
         engine
             .deploy_file(fixture("two_steps.bpmn"))
             .expect("two_steps deploys");
+        // reqwest needs a TLS crypto provider before its first client.
+        bptl_camunda::install_crypto_provider();
         let base = engine.url();
         Api {
             engine,

@@ -344,6 +344,8 @@ pub type Recording = Value;
 
 /// Runs a script against the engine-rest root `base` and returns the normalised recording.
 pub async fn run(script: &Script, base: &str) -> Recording {
+    // reqwest needs a TLS crypto provider before its first client.
+    bptl_camunda::install_crypto_provider();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
