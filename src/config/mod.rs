@@ -10,6 +10,9 @@
 //! async_response_timeout = "30s"
 //! use_priority = false
 //! shutdown_grace = "25s"          # below Kubernetes' 30 s before SIGKILL
+//! # ca_file = "/etc/bptl/engine-ca.pem"       # TLS: a CA trusted besides the system's
+//! # client_cert = "/etc/bptl/worker.crt"     # mutual TLS: the certificate (PEM) ...
+//! # client_key = { file = "/run/secrets/worker.key" }   # ... and its key (a secret)
 //! # [engine.auth]                  # type = "basic" | "bearer" | "headers" | "none"
 //! # type = "basic"
 //! # username = "demo"
@@ -174,6 +177,9 @@ pub struct EngineConfig {
     pub timeout: Duration,
     /// `[engine.auth]`.
     pub auth: EngineAuthConfig,
+    /// `ca_file`, `client_cert`, `client_key`: the engine connection's TLS (read by
+    /// [`Config::engine_client`]).
+    pub tls: bptl_credentials::TlsFiles,
 }
 
 /// `[store]`.
@@ -355,9 +361,27 @@ impl Config {
                 EngineAuth::Headers(resolved)
             }
         };
-        CamundaClient::builder(self.engine.url.clone())
+        let tls = self.engine.tls.load("engine", &env).map_err(|problems| {
+            let first = problems.into_iter().next();
+            first.map_or_else(
+                || ConfigError::new("engine", "the TLS settings cannot be used"),
+                |p| ConfigError::new(p.key, p.message),
+            )
+        })?;
+        let builder = CamundaClient::builder(self.engine.url.clone())
             .auth(auth)
-            .timeout(self.engine.timeout)
+            .timeout(self.engine.timeout);
+        #[cfg(feature = "tls")]
+        let builder = {
+            let mut builder = builder.add_root_certificates(tls.roots().iter().cloned());
+            if let Some(identity) = tls.identity() {
+                builder = builder.identity(identity.clone());
+            }
+            builder
+        };
+        #[cfg(not(feature = "tls"))]
+        let _ = tls;
+        builder
             .build()
             .map_err(|e| ConfigError::new("engine.url", e.to_string()))
     }

@@ -40,6 +40,9 @@ pub(super) struct EngineModel {
     #[serde(deserialize_with = "duration")]
     pub timeout: Option<Duration>,
     pub auth: Option<AuthModel>,
+    pub ca_file: Option<std::path::PathBuf>,
+    pub client_cert: Option<std::path::PathBuf>,
+    pub client_key: Option<SecretConfig>,
 }
 
 /// `[engine.auth]`.

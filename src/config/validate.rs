@@ -138,6 +138,11 @@ fn engine(
         shutdown_grace: e.shutdown_grace.unwrap_or(defaults.shutdown_grace),
         timeout: e.timeout.unwrap_or(Duration::from_secs(30)),
         auth: e.auth.map_or(EngineAuthConfig::None, |a| auth(a, problems)),
+        tls: bptl_credentials::TlsFiles {
+            ca_file: e.ca_file,
+            client_cert: e.client_cert,
+            client_key: e.client_key,
+        },
     }
 }
 
