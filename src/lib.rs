@@ -131,6 +131,9 @@ pub mod dashboard;
 #[cfg(feature = "cli")]
 pub mod ops;
 
+#[cfg(feature = "schedule")]
+pub mod schedule;
+
 #[cfg(feature = "testing")]
 pub mod testing;
 

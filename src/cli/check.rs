@@ -81,14 +81,14 @@ pub(super) fn check_and_prepare(
                 m.callback, m.topic
             ));
         }
-        if m.engine != "camunda" {
+        if m.engine != "camunda" && m.engine != crate::schedule::ENGINE_TYPE {
             problems.push(format!(
-                "task_mappings[{i}].engine: '{}' is not an engine this worker speaks to (use \"camunda\")",
+                "task_mappings[{i}].engine: '{}' is not an engine this worker speaks to (use \"camunda\", or \"schedule\" for [[schedules]])",
                 m.engine
             ));
         }
     }
-    if mappings.active_for("camunda").next().is_none() {
+    if mappings.active_for("camunda").next().is_none() && config.schedules.is_empty() {
         problems.push(
             "task_mappings: no active mapping for the engine: the worker would fetch nothing; add [[task_mappings]] sections"
                 .to_owned(),

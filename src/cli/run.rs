@@ -114,6 +114,14 @@ pub(super) async fn run(path: PathBuf, admin_addr: Option<SocketAddr>) -> u8 {
             return code;
         }
     };
+    let schedules = match crate::schedule::Schedules::beside(&worker, &config.schedules) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            store.close().await;
+            return EXIT_USAGE;
+        }
+    };
     let handle: WorkerHandle = worker.handle();
     if let Some(addr) = admin_addr {
         let admin = super::admin::Admin::new(
@@ -155,7 +163,7 @@ pub(super) async fn run(path: PathBuf, admin_addr: Option<SocketAddr>) -> u8 {
             std::time::Duration::from_secs(3600),
         )
     });
-    let stats = worker.run_until_signal().await;
+    let stats = schedules.run_with(worker).await;
     if let Some(pruning) = retention {
         pruning.abort();
     }

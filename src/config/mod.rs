@@ -50,6 +50,14 @@
 //! # trusted_user_header = "X-Forwarded-User"   # single sign-on by a reverse proxy ...
 //! # trusted_proxies = ["10.0.0.5"]             # ... accepted from these addresses only
 //!
+//! # [[schedules]]                  # tasks created by the clock (README, "Schedules")
+//! # name = "nightly-report"        # unique; its ticks are NAME@TIME
+//! # cron = "0 2 * * *"             # 5 fields, or 6 with seconds first
+//! # timezone = "Europe/Amsterdam"  # default: the local time zone
+//! # topic = "report"               # mapped with engine = "schedule"
+//! # variables = { format = "pdf", due = { type = "Date", value = "2027-01-01T00:00:00.000+0100" } }
+//! # active = true, catch_up = "one" | "none"
+//!
 //! # [services.NAME] and [apps."APP_ID"]: see bptl-credentials
 //! ```
 //!
@@ -100,6 +108,7 @@ use bptl_credentials::{SecretConfig, ServicesConfig};
 mod de;
 mod env;
 mod model;
+mod schedule;
 mod validate;
 
 /// A problem with the configuration: the key it is about and what to do.
@@ -219,6 +228,8 @@ pub struct Config {
     pub callback_allow: crate::callback::CallbackAllowlist,
     /// `[dashboard]`.
     pub dashboard: DashboardConfig,
+    /// `[[schedules]]` (README, "Schedules").
+    pub schedules: Vec<crate::schedule::Schedule>,
 }
 
 /// `[admin]`: the admin listener, serving `GET /healthz` (liveness), `GET /readyz` (readiness)

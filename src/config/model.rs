@@ -21,6 +21,7 @@ pub(super) struct FileModel {
     pub metrics: MetricsModel,
     pub callback: CallbackModel,
     pub dashboard: DashboardModel,
+    pub schedules: Vec<super::schedule::ScheduleModel>,
 }
 
 /// `[engine]`.

@@ -92,6 +92,7 @@ pub(super) fn config(file: FileModel, problems: &mut Vec<ConfigError>) -> Config
         CallbackAllowlist::default()
     });
     let dashboard = dashboard(file.dashboard, problems);
+    let schedules = super::schedule::schedules(file.schedules, &task_mappings, problems);
     let config = Config {
         engine,
         task_mappings,
@@ -102,6 +103,7 @@ pub(super) fn config(file: FileModel, problems: &mut Vec<ConfigError>) -> Config
         callback_timeout,
         callback_allow,
         dashboard,
+        schedules,
     };
     // The worker's own limits, as the worker builder checks them.
     for invalid in config.worker_config().validate() {

@@ -78,6 +78,21 @@ impl<E: Engine> WorkerBuilder<E> {
         self
     }
 
+    /// Share everything of `other` but its engine: registry, mappings, configuration (and
+    /// so its worker id), store, callback sender and extensions. A second task source of the
+    /// same process (e.g. schedules beside Camunda) runs its tasks exactly as `other` does.
+    pub fn alongside<F: Engine>(mut self, other: &Worker<F>) -> Self {
+        let shared = &other.shared;
+        self.registry = Some(Arc::clone(&shared.registry));
+        self.mappings = (*shared.mappings).clone();
+        self.config = shared.config.clone();
+        self.config.worker_id = Some(shared.worker_id.to_string());
+        self.store = Some(Arc::clone(&shared.store));
+        self.callback = shared.callback.clone();
+        self.extensions = shared.extensions.clone();
+        self
+    }
+
     /// Check the configuration and build the worker.
     pub fn build(self) -> Result<Worker<E>, WorkerError> {
         let mut problems: Vec<String> = self
