@@ -1,6 +1,7 @@
 //! Real TLS servers for tests: a private CA made with `rcgen`, server and client certificates it
 //! signs, an axum app served over tokio-rustls, and a TLS terminator in front of a plain TCP
 //! server (the dev engine). Shared by bptl-credentials' and the facade's TLS tests.
+#![allow(clippy::unwrap_used)]
 #![allow(dead_code, unreachable_pub)]
 
 use std::net::SocketAddr;
