@@ -269,6 +269,7 @@ pub(crate) async fn run_again(
         })?;
     let mut extensions = bptl_core::Extensions::default();
     extensions.insert(Arc::new(credentials));
+    extensions.insert(Arc::new(client.clone()));
     let worker_config = config.worker_config();
     let options = crate::ops::ExecuteOptions {
         id: key.to_string(),

@@ -106,7 +106,7 @@ pub use bptl_credentials as credentials;
 #[cfg(feature = "dummy")]
 pub use bptl_dummy as dummy;
 
-/// The built-in units (`bptl_units::http_request`; default feature `units`). Naming the crate here links its units into every binary that uses the
+/// The built-in units (`bptl_units::start_process`, `bptl_units::http_request`; default feature `units`). Naming the crate here links its units into every binary that uses the
 /// facade with the `units` feature.
 #[cfg(feature = "units")]
 pub use bptl_units as units;

@@ -1,5 +1,6 @@
 //! Built-in work units for bptl: the units every process needs.
 //!
+//! * [`start_process`]: start a process instance (BPTL's CallActivity).
 //! * [`http_request`]: call a configured HTTP service.
 //!
 //! Their paths, which task mappings name, are `bptl_units::NAME`, e.g.
@@ -13,12 +14,55 @@
 //!
 //! let registry = Registry::global().unwrap();
 //! assert!(registry.get("bptl_units::http_request").is_some());
+//! assert!(registry.get("bptl_units::start_process").is_some());
 //! ```
 
 use bptl_core::prelude::*;
 use bptl_macros::{register, require_service};
 
+mod files;
 mod http;
+mod process;
+
+/// Start a process instance with variables of this task: BPTL's CallActivity.
+///
+/// Starts the latest version of the process definition `subprocessDefinition` (or the version
+/// `subprocessDefinitionVersion`, of the tenant `subprocessTenantId`) in the engine mapped
+/// under the alias `engine`, with the credentials of the application `bptlAppId`; without an
+/// `engine` service, in the worker's own engine (the one the task came from). The new instance
+/// gets the variables `variablesMapping` names, under their new names, with their types; File
+/// variables go with their content. It runs on its own: this task completes once it has
+/// started. An unknown definition, a refused start or an unreachable engine fails the task
+/// (retried per the mapping's retry policy).
+///
+/// **Required process variables**
+///
+/// * `subprocessDefinition`: the key of the process definition to start, e.g. `invoice`
+///
+/// **Optional process variables**
+///
+/// * `subprocessDefinitionVersion`: the version to start, an integer, or `"latest"` (default)
+/// * `subprocessTenantId`: the tenant of the definition
+/// * `subprocessBusinessKey`: the new instance's business key
+/// * `variablesMapping`: a JSON object from this task's variable names to the new process's,
+///   e.g. `{"zaakUrl": "hoofdZaakUrl"}` (the value of `zaakUrl` is sent as `hoofdZaakUrl`);
+///   a name the task does not have fails the task. Without it, all of the task's variables are
+///   sent under their own names
+/// * `bptlAppId`: the application whose credentials are used for the `engine` service
+///   (required when there is one)
+///
+/// **Optional services**
+///
+/// * `engine`: the engine to start the process in (`api_type = "camunda"`, its engine-rest
+///   root as `api_root`); default: the worker's own engine
+///
+/// **Sets the process variables**
+///
+/// * `processInstanceId`: the id of the started process instance
+#[register]
+pub async fn start_process(task: &dyn BaseTask) -> Result<Variables, UnitError> {
+    process::run(task).await
+}
 
 /// Make an HTTP request to a configured service and keep its answer.
 ///

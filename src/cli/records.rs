@@ -150,6 +150,7 @@ async fn execute_on(config: &Config, store: &Arc<dyn TaskStore>, id: String, for
     };
     let mut extensions = bptl_core::Extensions::default();
     extensions.insert(Arc::new(credentials));
+    extensions.insert(Arc::new(client.clone()));
     let worker_config = config.worker_config();
     let options = crate::ops::ExecuteOptions {
         id,

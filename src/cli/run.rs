@@ -61,13 +61,15 @@ fn assemble_worker(
     let registry = Registry::global().map_err(|e| (EXIT_USAGE, e.to_string()))?;
     let callback = crate::callback::HttpCallbackSender::shared(config.callback_allow.clone())
         .map_err(|e| (EXIT_FAILURE, e))?;
-    Worker::builder(bptl_camunda::CamundaEngine::new(client))
+    Worker::builder(bptl_camunda::CamundaEngine::new(client.clone()))
         .registry(registry.clone())
         .mappings(config.mappings())
         .config(config.worker_config())
         .store(store)
         .callback_sender(callback)
         .extension(Arc::new(credentials))
+        // The worker's own engine, for units that call it (`bptl_units::start_process`).
+        .extension(Arc::new(client))
         .build()
         .map_err(|e| (EXIT_USAGE, e.to_string()))
 }

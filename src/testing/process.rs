@@ -191,7 +191,7 @@ impl TestEngineBuilder {
         let client =
             CamundaClient::new(engine.url()).map_err(|e| TestKitError::Engine(e.to_string()))?;
         let task_store = Arc::new(InMemoryStore::new());
-        let worker = Worker::builder(CamundaEngine::new(client))
+        let worker = Worker::builder(CamundaEngine::new(client.clone()))
             .registry(registry.clone())
             .mappings(mappings)
             .config(WorkerConfig {
@@ -206,6 +206,8 @@ impl TestEngineBuilder {
             })
             .store(Arc::clone(&task_store) as Arc<dyn TaskStore>)
             .extension(Arc::new(store))
+            // The worker's own engine, as `worker run` attaches it.
+            .extension(Arc::new(client))
             .build()
             .map_err(|e| TestKitError::Engine(format!("the worker cannot be built: {e}")))?;
         let handle = worker.handle();

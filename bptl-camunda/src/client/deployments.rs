@@ -42,6 +42,35 @@ impl CamundaClient {
             })
     }
 
+    /// The process definitions with `key`: of `version`, or the latest when `version` is
+    /// `None`; of the tenant `tenant_id` when given:
+    /// `GET /process-definition?key=...&version=...|latestVersion=true&tenantIdIn=...`.
+    /// The answer is filtered again here (an engine without tenants ignores `tenantIdIn`), so
+    /// every definition returned has the key, version and tenant asked for; none is an empty
+    /// list.
+    pub async fn find_process_definitions(
+        &self,
+        key: &str,
+        version: Option<i32>,
+        tenant_id: Option<&str>,
+    ) -> Result<Vec<ProcessDefinition>, CamundaError> {
+        let (builder, call) = self.request(Method::GET, &["process-definition"]);
+        let mut query = vec![("key", key.to_owned())];
+        match version {
+            Some(v) => query.push(("version", v.to_string())),
+            None => query.push(("latestVersion", "true".to_owned())),
+        }
+        if let Some(tenant) = tenant_id {
+            query.push(("tenantIdIn", tenant.to_owned()));
+        }
+        let found: Vec<ProcessDefinition> = self.send_json(&call, builder.query(&query)).await?;
+        Ok(found
+            .into_iter()
+            .filter(|d| d.key == key && version.is_none_or(|v| d.version == v))
+            .filter(|d| tenant_id.is_none_or(|t| d.tenant_id.as_deref() == Some(t)))
+            .collect())
+    }
+
     /// Deploy resources (BPMN files): multipart `POST /deployment/create`.
     pub async fn deploy(&self, request: &DeploymentRequest) -> Result<Deployment, CamundaError> {
         let (boundary, body) = request.multipart();
