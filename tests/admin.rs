@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use bptl::cli::Admin;
 use bptl::prelude::*;
 use bptl::{TaskMapping, TaskMappings, TaskStore};
+use bptl_dev_engine::Endpoint;
 use runtime_support::*;
 use serde_json::{Value, json};
 use store_support::TempDir;
@@ -134,6 +135,154 @@ async fn readiness_fails_when_the_store_takes_no_writes() {
     assert!(
         reason.starts_with(&format!("store: task store '{url}' is closed")),
         "{body}"
+    );
+    worker.stop().await;
+    engine.shutdown().await;
+}
+
+/// `/metrics` of `addr`, parsed as the Prometheus text format.
+async fn scrape(addr: SocketAddr) -> prometheus_parse::Scrape {
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap()
+}
+
+/// The value of the sample `name` whose labels include `labels`.
+fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    use prometheus_parse::Value as V;
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == name)
+        .find(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .and_then(|s| match s.value {
+            V::Counter(v) | V::Gauge(v) | V::Untyped(v) => Some(v),
+            _ => None,
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_parse_as_prometheus_text_with_every_series() {
+    let engine = engine().await;
+    let dir = TempDir::new();
+    let url = format!("sqlite://{}", dir.0.join("bptl.db").display());
+    let store = bptl::sql_store::connect(&url).await.unwrap();
+    let refusing = bptl::callback::HttpCallbackSender::shared(Default::default()).unwrap();
+    let worker_store = Arc::clone(&store);
+    let worker = spawn_worker(&engine, mappings(), config(), None, move |b| {
+        b.store(worker_store).callback_sender(refusing)
+    });
+    let addr = serve(&worker, Arc::clone(&store)).await;
+    // Completed, with a callbackUrl the empty allowlist refuses.
+    let vars = json!({ "amount": int(2), "callbackUrl": string("http://127.0.0.1:1/hook") });
+    deploy_and_start(&engine, "p", &["double"], 2, vars);
+    engine
+        .wait_until_all_ended(Duration::from_secs(10))
+        .await
+        .unwrap();
+    // A completion the engine refuses for good.
+    engine.faults().fail_next(
+        Endpoint::Complete,
+        1,
+        400,
+        json!({"type": "InvalidRequestException", "message": "no", "code": 0}),
+    );
+    engine
+        .start_process("p", json!({ "amount": int(3) }), None)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sample(&scrape(addr).await, "bptl_report_errors_total", &[]).is_none() {
+        assert!(Instant::now() < deadline, "no report error counted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Fetches failing while the engine is away.
+    engine.stop_http().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sample(&scrape(addr).await, "bptl_engine_up", &[]) != Some(0.0) {
+        assert!(
+            Instant::now() < deadline,
+            "bptl_engine_up did not drop to 0"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    engine.restart_http().await.unwrap();
+    // A store that takes no writes: the next task's claim fails.
+    store.close().await;
+    engine
+        .start_process("p", json!({ "amount": int(4) }), None)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let metrics = loop {
+        let metrics = scrape(addr).await;
+        if sample(&metrics, "bptl_store_errors_total", &[]).is_some() {
+            break metrics;
+        }
+        assert!(Instant::now() < deadline, "no store error counted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        sample(&metrics, "bptl_build_info", &[("version", version)]),
+        Some(1.0)
+    );
+    assert_eq!(sample(&metrics, "bptl_engine_up", &[]), Some(1.0));
+    assert!(
+        sample(
+            &metrics,
+            "bptl_fetch_errors_total",
+            &[("kind", "transient")]
+        ) >= Some(1.0),
+        "{:?}",
+        metrics.samples
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "bptl_report_errors_total",
+            &[("topic", "double"), ("kind", "bad_request")]
+        ),
+        Some(1.0)
+    );
+    assert!(
+        sample(
+            &metrics,
+            "bptl_store_errors_total",
+            &[("operation", "claim"), ("kind", "closed")]
+        ) >= Some(1.0)
+    );
+    assert_eq!(
+        sample(&metrics, "bptl_callbacks_total", &[("result", "refused")]),
+        Some(2.0)
+    );
+    assert!(
+        sample(
+            &metrics,
+            "bptl_tasks_completed_total",
+            &[("topic", "double")]
+        ) >= Some(2.0)
+    );
+    // The unit durations are a histogram with the fixed buckets, not a summary.
+    let histogram = metrics
+        .samples
+        .iter()
+        .find(|s| s.metric == "bptl_unit_duration_seconds")
+        .expect("bptl_unit_duration_seconds");
+    let prometheus_parse::Value::Histogram(buckets) = &histogram.value else {
+        panic!("not a histogram: {histogram:?}");
+    };
+    let bounds: Vec<f64> = buckets.iter().map(|b| b.less_than).collect();
+    let mut expected = bptl::runtime::metrics::UNIT_DURATION_BUCKETS.to_vec();
+    expected.push(f64::INFINITY);
+    assert_eq!(bounds, expected);
+    assert!(buckets.last().unwrap().count >= 3.0, "{buckets:?}");
+    assert_eq!(
+        metrics.docs.get("bptl_engine_up").map(String::as_str),
+        Some("1 when the engine answered the last fetch, 0 when it failed.")
     );
     worker.stop().await;
     engine.shutdown().await;

@@ -38,6 +38,8 @@ pub fn prometheus() -> Result<PrometheusHandle, String> {
     ::metrics::set_global_recorder(recorder)
         .map_err(|_| "another metrics recorder is already installed".to_owned())?;
     let handle = HANDLE.get_or_init(|| handle).clone();
+    // The help texts, also when a worker started before the recorder was installed.
+    metrics::describe();
     ::metrics::describe_gauge!(metrics::BUILD_INFO, "The worker's version (always 1).");
     ::metrics::gauge!(metrics::BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     let upkeep = handle.clone();

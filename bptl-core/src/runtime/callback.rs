@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use serde_json::json;
 use tracing::{debug, warn};
 
+use super::metrics;
 use super::process::TaskCtx;
 use crate::duration::format_duration;
 use crate::engine::Engine;
@@ -57,6 +58,7 @@ impl<E: Engine> TaskCtx<'_, E> {
         let Some(url) = url else { return };
         let shown = redact_url(&url);
         let Some(sender) = &self.shared.callback else {
+            metrics::callback("no_sender");
             warn!("callbackUrl {shown} is set but this worker has no callback sender: not called");
             self.timeline.record(
                 EventKind::Callback,
@@ -66,6 +68,7 @@ impl<E: Engine> TaskCtx<'_, E> {
             return;
         };
         if let Err(reason) = sender.allowed(&url).await {
+            metrics::callback("refused");
             warn!("callbackUrl {shown} refused: {reason}");
             self.timeline.record(
                 EventKind::Callback,
@@ -91,6 +94,7 @@ impl<E: Engine> TaskCtx<'_, E> {
         .unwrap_or_else(|_| Err(format!("no answer within {}", format_duration(limit))));
         match outcome {
             Ok(status) if (200..300).contains(&status) => {
+                metrics::callback("ok");
                 debug!("callback {shown} answered {status}");
                 self.timeline.record(
                     EventKind::Callback,
@@ -99,6 +103,7 @@ impl<E: Engine> TaskCtx<'_, E> {
                 );
             }
             Ok(status) => {
+                metrics::callback("http_error");
                 warn!("callback {shown} answered {status}");
                 self.timeline.record(
                     EventKind::Callback,
@@ -107,6 +112,7 @@ impl<E: Engine> TaskCtx<'_, E> {
                 );
             }
             Err(message) => {
+                metrics::callback("failed");
                 warn!("callback {shown} failed: {message}");
                 self.timeline.record(
                     EventKind::Callback,

@@ -9,7 +9,7 @@ use tracing::{error, info, warn};
 
 use super::process::TaskCtx;
 use super::record::engine_error_json;
-use super::{Counters, Shared};
+use super::{Counters, Shared, metrics};
 use crate::engine::Engine;
 use crate::execute::lock_expired;
 use crate::status::Transition;
@@ -105,6 +105,7 @@ pub(super) async fn claim<E: Engine>(ctx: &TaskCtx<'_, E>) -> Claimed {
             Claimed::NotStarted
         }
         Err(e) => {
+            metrics::store_error("claim", &e);
             error!(
                 "cannot write the task's record ({e}); unlocking the task so that it is fetched again later"
             );

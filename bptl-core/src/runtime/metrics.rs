@@ -26,6 +26,16 @@ pub const ENGINE_UP: &str = "bptl_engine_up";
 pub const BUILD_INFO: &str = "bptl_build_info";
 /// Counter: failed fetches, labelled by `kind` ([`engine_error_kind`]).
 pub const FETCH_ERRORS: &str = "bptl_fetch_errors_total";
+/// Counter: reports of an outcome (completion, failure, BPMN error) the engine did not accept
+/// after the last attempt, labelled by `topic` and `kind` ([`engine_error_kind`]).
+pub const REPORT_ERRORS: &str = "bptl_report_errors_total";
+/// Counter: failed task store calls, labelled by `operation` (`claim`, `save`, `timeline`)
+/// and `kind` ([`store_error_kind`]).
+pub const STORE_ERRORS: &str = "bptl_store_errors_total";
+/// Counter: `callbackUrl` notifications, labelled by `result`: `ok` (2xx), `http_error`
+/// (another status), `failed` (no answer), `refused` (not allowed by the allowlist),
+/// `no_sender` (the worker has no callback sender).
+pub const CALLBACKS: &str = "bptl_callbacks_total";
 
 /// The bucket bounds of [`UNIT_DURATION`], in seconds: from 5 ms (a quick lookup) to 10
 /// minutes (a long batch job), roughly ×2.5 per step. Fixed, so that histograms of several
@@ -33,6 +43,31 @@ pub const FETCH_ERRORS: &str = "bptl_fetch_errors_total";
 pub const UNIT_DURATION_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
 ];
+
+/// The `kind` label of a store error: `unavailable`, `closed`, `full`, `conflict`, `corrupt`
+/// or `other`.
+pub fn store_error_kind(error: &crate::store::StoreError) -> &'static str {
+    use crate::store::StoreError as S;
+    match error {
+        S::Unavailable { .. } => "unavailable",
+        S::Closed { .. } => "closed",
+        S::Full { .. } => "full",
+        S::Conflict { .. } => "conflict",
+        S::Corrupt { .. } => "corrupt",
+        S::Other { .. } => "other",
+    }
+}
+
+/// Count a failed store call ([`STORE_ERRORS`]).
+pub(crate) fn store_error(operation: &'static str, error: &crate::store::StoreError) {
+    ::metrics::counter!(STORE_ERRORS, "operation" => operation, "kind" => store_error_kind(error))
+        .increment(1);
+}
+
+/// Count a callback's result ([`CALLBACKS`]).
+pub(crate) fn callback(result: &'static str) {
+    ::metrics::counter!(CALLBACKS, "result" => result).increment(1);
+}
 
 /// The `kind` label of an engine error: `not_found`, `locked_by_other`, `conflict`,
 /// `transient`, `bad_request` or `other`.
@@ -88,4 +123,19 @@ pub fn describe() {
         "1 when the engine answered the last fetch, 0 when it failed."
     );
     describe_counter!(FETCH_ERRORS, Unit::Count, "Failed fetches, by kind.");
+    describe_counter!(
+        REPORT_ERRORS,
+        Unit::Count,
+        "Reports the engine did not accept after the last attempt, by topic and kind."
+    );
+    describe_counter!(
+        STORE_ERRORS,
+        Unit::Count,
+        "Failed task store calls, by operation and kind."
+    );
+    describe_counter!(
+        CALLBACKS,
+        Unit::Count,
+        "callbackUrl notifications, by result."
+    );
 }

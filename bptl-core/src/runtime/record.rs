@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, warn};
 
 use super::process::TaskCtx;
-use super::{Shared, TimelineMsg};
+use super::{Shared, TimelineMsg, metrics};
 use crate::engine::{Engine, EngineError};
 use crate::execute::ExecuteError;
 use crate::status::{StatusError, Transition};
@@ -48,6 +48,7 @@ impl<E: Engine> TaskCtx<'_, E> {
             record.lock_expires_at = Some(at);
         }
         if let Err(e) = self.shared.store.save(record).await {
+            metrics::store_error("save", &e);
             error!("cannot update the task's record: {e}");
         }
     }
@@ -116,6 +117,7 @@ pub(super) async fn timeline_writer(
         }
         if !batch.is_empty() {
             if let Err(e) = store.append_timelines(&batch).await {
+                metrics::store_error("timeline", &e);
                 warn!(entries = batch.len(), "cannot write the timeline: {e}");
             }
             batch.clear();

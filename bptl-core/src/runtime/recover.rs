@@ -140,6 +140,7 @@ async fn complete_stored<E: Engine>(shared: &Shared<E>, mut record: TaskRecord, 
         }
     }
     if let Err(e) = shared.store.save(&record).await {
+        metrics::store_error("save", &e);
         error!("cannot update the task's record: {e}");
     }
 }

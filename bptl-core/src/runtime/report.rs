@@ -88,7 +88,16 @@ impl<'a> Reporter<'a> {
                     }
                     attempt += 1;
                 }
-                other => return other,
+                Err(e) => {
+                    ::metrics::counter!(
+                        metrics::REPORT_ERRORS,
+                        "topic" => self.topic.to_owned(),
+                        "kind" => metrics::engine_error_kind(&e)
+                    )
+                    .increment(1);
+                    return Err(e);
+                }
+                Ok(()) => return Ok(()),
             }
         }
     }
