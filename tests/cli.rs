@@ -637,3 +637,81 @@ async fn fetch_and_lock_saves_tasks_without_running_them() {
     assert_eq!(engine.active_instance_count(), 3, "nothing ran");
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_the_task_spans_fields() {
+    let engine = DevEngine::start().await.expect("engine");
+    engine
+        .deploy_str(
+            "double.bpmn",
+            &FETCH_BPMN.replace("\"fetch\"", "\"double\""),
+        )
+        .expect("deploy");
+    let instance = engine
+        .start_process(
+            "double",
+            json!({"amount": {"value": 4, "type": "Integer"}}),
+            None,
+        )
+        .expect("start");
+    let dir = TempDir::new();
+    // `[log] format` in the file; BPTL_LOG_FORMAT overrides it.
+    let config = write(
+        &dir,
+        "worker.toml",
+        &format!(
+            "[engine]\nurl = \"{}\"\nworker_id = \"json-worker\"\nasync_response_timeout = \"1s\"\n\n[store]\nenabled = false\n\n[log]\nformat = \"text\"\n\n[[task_mappings]]\ntopic = \"double\"\ncallback = \"bptl_dummy::Double\"\n",
+            engine.url()
+        ),
+    );
+    let mut child = command(&["run", "--config", arg(&config)])
+        .env("BPTL_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info,bptl_core=debug")
+        .spawn()
+        .expect("worker starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while engine.instance_state(&instance) != Some(InstanceState::Completed) {
+        assert!(Instant::now() < deadline, "the instance did not complete");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read");
+    assert_eq!(child.wait().expect("wait").code(), Some(0), "{stderr}");
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["message"] == "worker started"),
+        "{stderr}"
+    );
+    let span = lines
+        .iter()
+        .find(|l| l["message"] == "completed")
+        .map(|l| l["span"].clone())
+        .unwrap_or_else(|| panic!("no 'completed' line in a task span: {stderr}"));
+    assert_eq!(span["name"], "task", "{span}");
+    assert_eq!(span["topic"], "double", "{span}");
+    assert_eq!(span["process_instance_id"], instance.as_str(), "{span}");
+    assert_eq!(span["worker_id"], "json-worker", "{span}");
+    assert!(
+        span["task_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{span}"
+    );
+    let completed = lines
+        .iter()
+        .find(|l| l["message"] == "completed")
+        .expect("completed");
+    assert_eq!(completed["level"], "DEBUG");
+    assert!(completed["timestamp"].is_string(), "{completed}");
+    engine.shutdown().await;
+}

@@ -24,6 +24,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use crate::config::LogFormat;
 use args::{Cli, Command, TasksAction};
 use bptl_core::TaskFilter;
 
@@ -89,7 +90,8 @@ where
             if metrics_addr.is_some() {
                 eprintln!("warning: --metrics-addr is deprecated: use --admin-addr");
             }
-            with_runtime(|| run::run(config, admin_addr.or(metrics_addr)))
+            // `run` starts logging once it has read `[log] format`.
+            runtime(|| run::run(config, admin_addr.or(metrics_addr)))
         }
         Command::FetchAndLock { max_tasks, config } => {
             with_runtime(|| run::fetch_and_lock(config, max_tasks))
@@ -151,22 +153,48 @@ where
     }
 }
 
-fn init_logging() {
+/// Log to stderr in `format`, filtered by `RUST_LOG` (default `info`). JSON lines carry the
+/// current span's fields (a task's `topic`, `task_id`, `process_instance_id`, `worker_id`)
+/// under `"span"`.
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
 }
 
+/// Commands other than `run` read the log format from `BPTL_LOG_FORMAT` only (text when unset
+/// or not a format).
 fn with_runtime<F, Fut>(f: F) -> u8
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = u8>,
 {
-    init_logging();
+    let format = std::env::var("BPTL_LOG_FORMAT")
+        .ok()
+        .and_then(|text| LogFormat::parse(&text).ok())
+        .unwrap_or_default();
+    init_logging(format);
+    runtime(f)
+}
+
+fn runtime<F, Fut>(f: F) -> u8
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = u8>,
+{
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -79,6 +79,7 @@ pub(super) async fn run(path: PathBuf, admin_addr: Option<SocketAddr>) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    super::init_logging(config.log_format);
     let (problems, prepared) = check_and_prepare(&config, Registry::global());
     // Prepared only when there is no problem.
     let Some(prepared) = prepared else {

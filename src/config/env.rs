@@ -1,16 +1,16 @@
 //! `BPTL_<SECTION>_<KEY>` environment overrides of the scalar keys of `[engine]`, `[store]`,
-//! `[admin]`, `[metrics]` and `[callback]`. The keys are the models' fields; the values are parsed as the
+//! `[admin]`, `[log]`, `[metrics]` and `[callback]`. The keys are the models' fields; the values are parsed as the
 //! field's type when the model is read (see `de`).
 
 use std::collections::BTreeMap;
 
 use super::ConfigError;
 use super::de::fields_of;
-use super::model::{AdminModel, CallbackModel, EngineModel, MetricsModel, StoreModel};
+use super::model::{AdminModel, CallbackModel, EngineModel, LogModel, MetricsModel, StoreModel};
 use bptl_core::suggest::did_you_mean;
 
 /// The sections overrides apply to, with their keys.
-fn sections() -> [(&'static str, Vec<&'static str>); 5] {
+fn sections() -> [(&'static str, Vec<&'static str>); 6] {
     // `auth` is a table and `allow` a list, not scalars: they have no override.
     let scalar = |fields: &'static [&'static str]| -> Vec<&'static str> {
         fields
@@ -23,6 +23,7 @@ fn sections() -> [(&'static str, Vec<&'static str>); 5] {
         ("engine", scalar(fields_of::<EngineModel>())),
         ("store", scalar(fields_of::<StoreModel>())),
         ("admin", scalar(fields_of::<AdminModel>())),
+        ("log", scalar(fields_of::<LogModel>())),
         ("metrics", scalar(fields_of::<MetricsModel>())),
         ("callback", scalar(fields_of::<CallbackModel>())),
     ]

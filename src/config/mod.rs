@@ -36,6 +36,9 @@
 //! # engine_answer_within = "60s"   # /readyz fails when the engine's last answer is older
 //! #                                # (default: async_response_timeout + 30s)
 //!
+//! [log]
+//! # format = "text"                # or "json": one JSON object per line (BPTL_LOG_FORMAT)
+//!
 //! [callback]
 //! timeout = "10s"
 //! # allow = ["https://*.example.nl/hooks/"]  # callbackUrls the worker may POST to (none by
@@ -65,13 +68,13 @@
 //! (`"PT5M"`). Every problem of the file is listed at once (unknown keys with "did you mean",
 //! values of the wrong type, values outside the worker's limits), each naming its key.
 //!
-//! **Environment overrides**: every scalar key of `[engine]`, `[store]`, `[admin]`, `[metrics]`
-//! and `[callback]` can be set with `BPTL_<SECTION>_<KEY>` in upper case, e.g.
+//! **Environment overrides**: every scalar key of `[engine]`, `[store]`, `[admin]`, `[log]`,
+//! `[metrics]` and `[callback]` can be set with `BPTL_<SECTION>_<KEY>` in upper case, e.g.
 //! `BPTL_ENGINE_URL`, `BPTL_ENGINE_MAX_TASKS`, `BPTL_ENGINE_LOCK_DURATION`, `BPTL_STORE_URL`,
-//! `BPTL_ADMIN_ADDR`. An override wins over the file and is read as the key's type (a number,
-//! `true`/`false`, a duration). An unknown `BPTL_ENGINE_*`/`BPTL_STORE_*`/`BPTL_ADMIN_*`/
-//! `BPTL_METRICS_*`/`BPTL_CALLBACK_*` variable is an error (a typo would otherwise be silently
-//! ignored).
+//! `BPTL_ADMIN_ADDR`, `BPTL_LOG_FORMAT`. An override wins over the file and is read as the key's
+//! type (a number, `true`/`false`, a duration). An unknown
+//! `BPTL_ENGINE_*`/`BPTL_STORE_*`/`BPTL_ADMIN_*`/`BPTL_LOG_*`/`BPTL_METRICS_*`/`BPTL_CALLBACK_*` variable is
+//! an error (a typo would otherwise be silently ignored).
 //!
 //! **Deprecated**: `[metrics] addr` (and `BPTL_METRICS_ADDR`) still sets the admin listener's
 //! address; `check` lists it as a warning and `run` logs one. Beside `[admin] addr` it is an
@@ -219,6 +222,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// `[admin]`: the admin listener.
     pub admin: AdminConfig,
+    /// `[log] format` (`BPTL_LOG_FORMAT`): how `worker run` writes its log lines.
+    pub log_format: LogFormat,
     /// What is allowed but should change (deprecated keys): `check` lists them, `run` logs
     /// them.
     pub warnings: Vec<ConfigError>,
@@ -243,6 +248,39 @@ pub struct AdminConfig {
     /// older (default: `async_response_timeout` + 30 s; must be longer than
     /// `async_response_timeout`).
     pub engine_answer_within: Duration,
+}
+
+/// `[log] format`: how the worker writes its log lines (on stderr).
+///
+/// ```
+/// use bptl::config::LogFormat;
+/// assert_eq!(LogFormat::parse("json"), Ok(LogFormat::Json));
+/// assert_eq!(
+///     LogFormat::parse("xml").unwrap_err(),
+///     "'xml' is not a log format: write \"text\" or \"json\""
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `"text"` (the default): one human-readable line per event.
+    #[default]
+    Text,
+    /// `"json"`: one JSON object per line, with the event's fields and the current span's
+    /// (for a task: `topic`, `task_id`, `process_instance_id`, `worker_id`) under `"span"`.
+    Json,
+}
+
+impl LogFormat {
+    /// `"text"` or `"json"`; anything else is an error saying what to write.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!(
+                "'{other}' is not a log format: write \"text\" or \"json\""
+            )),
+        }
+    }
 }
 
 /// `[dashboard]`: where the web dashboard listens and who may use it.

@@ -18,6 +18,7 @@ pub(super) struct FileModel {
     pub apps: Option<toml::Value>,
     pub store: StoreModel,
     pub admin: AdminModel,
+    pub log: LogModel,
     pub metrics: MetricsModel,
     pub callback: CallbackModel,
     pub dashboard: DashboardModel,
@@ -100,6 +101,13 @@ pub(super) struct AdminModel {
     pub addr: Option<String>,
     #[serde(deserialize_with = "duration")]
     pub engine_answer_within: Option<Duration>,
+}
+
+/// `[log]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct LogModel {
+    pub format: Option<String>,
 }
 
 /// `[metrics]`: deprecated, `addr` only (now `[admin] addr`).

@@ -329,3 +329,18 @@ fn the_admin_listener_and_its_deprecated_key() {
         "{shown:?}"
     );
 }
+
+#[test]
+fn the_log_format() {
+    let c = Config::from_toml_str(BASE, &|_| None).unwrap();
+    assert_eq!(c.log_format, LogFormat::Text);
+    let env = |name: &str| (name == "BPTL_LOG_FORMAT").then(|| "json".to_owned());
+    let c = Config::from_toml_str(&format!("{BASE}\n[log]\nformat = \"text\"\n"), &env).unwrap();
+    assert_eq!(c.log_format, LogFormat::Json, "the override wins");
+    let problems = Config::from_toml_str(&format!("{BASE}\n[log]\nformat = \"xml\"\n"), &|_| None)
+        .unwrap_err();
+    assert_eq!(
+        problems[0].to_string(),
+        "log.format: 'xml' is not a log format: write \"text\" or \"json\""
+    );
+}

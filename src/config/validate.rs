@@ -14,7 +14,8 @@ use super::model::{
     AdminModel, AuthModel, DashboardModel, EngineModel, FileModel, MappingModel, MetricsModel,
 };
 use super::{
-    AdminConfig, Config, ConfigError, DashboardConfig, EngineAuthConfig, EngineConfig, StoreConfig,
+    AdminConfig, Config, ConfigError, DashboardConfig, EngineAuthConfig, EngineConfig, LogFormat,
+    StoreConfig,
 };
 use bptl_core::duration::format_duration;
 
@@ -91,6 +92,13 @@ pub(super) fn config(file: FileModel, problems: &mut Vec<ConfigError>) -> Config
         }
         CallbackAllowlist::default()
     });
+    let log_format = match file.log.format.as_deref() {
+        None => LogFormat::Text,
+        Some(text) => LogFormat::parse(text).unwrap_or_else(|message| {
+            problems.push(ConfigError::new("log.format", message));
+            LogFormat::Text
+        }),
+    };
     let dashboard = dashboard(file.dashboard, problems);
     let schedules = super::schedule::schedules(file.schedules, &task_mappings, problems);
     let config = Config {
@@ -99,6 +107,7 @@ pub(super) fn config(file: FileModel, problems: &mut Vec<ConfigError>) -> Config
         services,
         store,
         admin,
+        log_format,
         warnings,
         callback_timeout,
         callback_allow,

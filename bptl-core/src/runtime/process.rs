@@ -42,6 +42,7 @@ pub(crate) async fn process<E: Engine>(
         topic = %task.topic_name(),
         task_id = %task.task_id(),
         process_instance_id = task.process_instance_id().unwrap_or(""),
+        worker_id = %shared.worker_id,
     );
     handle(&shared, task, permit).instrument(span).await;
 }
