@@ -99,6 +99,14 @@ pub enum CamundaError {
         /// The version looked up.
         version: i32,
     },
+    /// The engine's credentials could not be had (e.g. the OAuth2 token endpoint failed).
+    #[error("{call}: no credentials for the engine: {message}")]
+    Auth {
+        /// What was to be called.
+        call: String,
+        /// Why (never a secret).
+        message: String,
+    },
     /// The client configuration is invalid (bad URL, TLS not compiled in, bad header).
     #[error("invalid Camunda client configuration: {0}")]
     Config(String),
@@ -273,7 +281,8 @@ impl CamundaError {
     /// 502/503/504. Retrying later may succeed.
     pub fn is_transient(&self) -> bool {
         match self {
-            CamundaError::Network { .. } => true,
+            // The token endpoint may be back later, as the engine may.
+            CamundaError::Network { .. } | CamundaError::Auth { .. } => true,
             CamundaError::Http { status, .. } => matches!(status, 502..=504),
             _ => false,
         }

@@ -40,7 +40,7 @@ pub mod wire;
 
 pub use adapter::CamundaEngine;
 pub use client::{
-    BpmnErrorRequest, CamundaClient, CamundaClientBuilder, DEFAULT_CONNECT_TIMEOUT,
+    AuthProvider, BpmnErrorRequest, CamundaClient, CamundaClientBuilder, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_LONG_POLL_MARGIN, DEFAULT_TIMEOUT, Deployment, DeploymentRequest, EngineAuth,
     ExternalTaskQuery, FailureRequest, FetchAndLock, FetchSorting, FetchTopic,
     HistoricProcessInstance, Incident, ProcessDefinition, ProcessInstance, SortOrder, StartProcess,

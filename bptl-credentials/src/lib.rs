@@ -65,6 +65,7 @@ mod client;
 mod config;
 mod error;
 mod model;
+mod oauth2;
 mod secret;
 mod store;
 mod task;
@@ -83,8 +84,9 @@ pub use model::{
     ApiType, Application, Auth, Credentials, DEFAULT_JWT_VALIDITY, DEFAULT_TIMEOUT, LogBodies,
     Service,
 };
+pub use oauth2::{DEFAULT_OAUTH2_LIFETIME, OAuth2Client};
 pub use secret::SecretConfig;
-pub use store::{AuthHeaders, CredentialStore, DEFAULT_OAUTH2_LIFETIME, ZgwClaims};
+pub use store::{AuthHeaders, CredentialStore, ZgwClaims};
 pub use task::{APP_ID_VARIABLE, TaskServices};
 pub use tls::{ClientTls, TlsFiles, client_builder, install_crypto_provider};
 pub use validate::{

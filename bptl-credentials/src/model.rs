@@ -186,16 +186,8 @@ impl Auth {
 
     /// OAuth2 client credentials against `token_url`.
     pub fn oauth2(token_url: &str) -> Result<Auth, ConfigProblem> {
-        let url = Url::parse(token_url).map_err(|e| {
-            ConfigProblem::new(
-                "token_url",
-                format!(
-                    "'{token_url}' is not a URL ({e}): write e.g. \"https://auth.example/token\""
-                ),
-            )
-        })?;
         Ok(Auth::OAuth2 {
-            token_url: url,
+            token_url: parse_token_url(token_url)?,
             scope: None,
         })
     }
@@ -443,6 +435,16 @@ impl Service {
     pub fn own_credentials(&self) -> Option<&Credentials> {
         self.credentials.as_ref()
     }
+}
+
+/// An OAuth2 token endpoint (the problem's key: `token_url`).
+pub(crate) fn parse_token_url(token_url: &str) -> Result<Url, ConfigProblem> {
+    Url::parse(token_url).map_err(|e| {
+        ConfigProblem::new(
+            "token_url",
+            format!("'{token_url}' is not a URL ({e}): write e.g. \"https://auth.example/token\""),
+        )
+    })
 }
 
 pub(crate) fn parse_api_root(key: &str, text: &str) -> Result<Url, ConfigProblem> {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{ConfigProblem, ServicesConfig, model_problems};
 use crate::error::CredentialsError;
 use crate::model::{Application, Auth, Credentials, Service};
+use crate::oauth2::{CachedToken, TokenRequest, TokenSlot, refresh_margin};
 
 /// The authentication headers for one service, as [`CredentialStore::get_credentials`] returns
 /// them. Values are marked sensitive; `Debug` shows header names only.
@@ -108,12 +109,6 @@ pub struct ZgwClaims {
 /// Which credentials a token was made with: an app's own (`Some(app)`) or the service's.
 type CacheKey = (Option<String>, String);
 
-#[derive(Clone)]
-struct CachedToken {
-    token: SecretString,
-    refresh_at: Instant,
-}
-
 /// Services, applications and their credentials; hands out auth headers, caching tokens.
 ///
 /// Build it from the configuration with [`CredentialStore::from_config`] (or from the model with
@@ -143,7 +138,7 @@ pub struct CredentialStore {
     /// One HTTP client per service (its own TLS settings, its own connection pool).
     http: BTreeMap<String, reqwest::Client>,
     jwt_cache: Mutex<HashMap<CacheKey, CachedToken>>,
-    oauth_cache: Mutex<HashMap<CacheKey, Arc<tokio::sync::Mutex<Option<CachedToken>>>>>,
+    oauth_cache: Mutex<HashMap<CacheKey, Arc<TokenSlot>>>,
 }
 
 impl fmt::Debug for CredentialStore {
@@ -427,6 +422,9 @@ impl CredentialStore {
         let (Some(client_id), Some(secret)) = (&creds.client_id, &creds.secret) else {
             return Err(incomplete(svc));
         };
+        let http = self
+            .http(svc.name())
+            .ok_or_else(|| CredentialsError::UnknownService(svc.name().to_owned()))?;
         let slot = {
             let mut slots = self
                 .oauth_cache
@@ -434,90 +432,17 @@ impl CredentialStore {
                 .unwrap_or_else(PoisonError::into_inner);
             Arc::clone(slots.entry(key).or_default())
         };
-        // One fetch per (app, service): concurrent callers wait here and share the token.
-        let mut slot = slot.lock().await;
-        if let Some(cached) = slot.as_ref()
-            && cached.refresh_at > Instant::now()
-        {
-            return Ok(cached.token.clone());
-        }
-        let token_err = |message: String| CredentialsError::TokenRequest {
-            service: svc.name().to_owned(),
-            token_url: token_url.to_string(),
-            message,
+        let request = TokenRequest {
+            owner: svc.name(),
+            http,
+            token_url,
+            client_id,
+            secret,
+            scope,
+            timeout: svc.request_timeout(),
         };
-        let mut form = vec![
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id.as_str()),
-            ("client_secret", secret.expose_secret()),
-        ];
-        if let Some(scope) = scope {
-            form.push(("scope", scope));
-        }
-        let started = Instant::now();
-        let http = self
-            .http(svc.name())
-            .ok_or_else(|| CredentialsError::UnknownService(svc.name().to_owned()))?;
-        let response = http
-            .post(token_url.clone())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .form(&form)
-            .timeout(svc.request_timeout())
-            .send()
-            .await
-            .map_err(|e| token_err(crate::client::error_chain(&e.without_url())))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| token_err(e.without_url().to_string()))?;
-        // An endpoint may echo the request body: the secret as it was sent is scrubbed too.
-        let encoded_secret: String =
-            form_urlencoded::byte_serialize(secret.expose_secret().as_bytes()).collect();
-        let scrub = |text: &str| {
-            text.replace(secret.expose_secret(), "***")
-                .replace(&encoded_secret, "***")
-        };
-        if !status.is_success() {
-            let text = String::from_utf8_lossy(&body);
-            return Err(token_err(format!(
-                "the token endpoint answered {status}: {}",
-                scrub(&crate::client::truncate(&text, 500))
-            )));
-        }
-        #[derive(Deserialize)]
-        struct TokenResponse {
-            access_token: String,
-            expires_in: Option<u64>,
-        }
-        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-            token_err(format!(
-                "the answer is not a token response with access_token ({e})"
-            ))
-        })?;
-        let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(DEFAULT_OAUTH2_LIFETIME));
-        tracing::debug!(
-            service = svc.name(),
-            client_id = %client_id,
-            expires_in_s = lifetime.as_secs(),
-            duration_ms = started.elapsed().as_millis() as u64,
-            "fetched an OAuth2 access token"
-        );
-        let token = SecretString::from(parsed.access_token);
-        *slot = Some(CachedToken {
-            token: token.clone(),
-            refresh_at: started + lifetime.saturating_sub(refresh_margin(lifetime)),
-        });
-        Ok(token)
+        slot.token(&request, None).await
     }
-}
-
-/// The lifetime assumed for an OAuth2 token whose response has no `expires_in`: 5 minutes.
-pub const DEFAULT_OAUTH2_LIFETIME: u64 = 300;
-
-/// Renew tokens this long before they expire: a tenth of their lifetime, at most a minute.
-fn refresh_margin(lifetime: Duration) -> Duration {
-    (lifetime / 10).min(Duration::from_secs(60))
 }
 
 fn incomplete(svc: &Service) -> CredentialsError {

@@ -17,6 +17,7 @@
 //! # type = "basic"
 //! # username = "demo"
 //! # password = { env = "CAMUNDA_PASSWORD" }   # or "literal", or { file = "PATH" }
+//! # type = "oauth2": token_url, client_id, secret, scope (as in [services.NAME])
 //!
 //! [[task_mappings]]
 //! topic = "double"
@@ -109,6 +110,7 @@ use bptl_core::{TaskMapping, TaskMappings};
 use bptl_credentials::{SecretConfig, ServicesConfig};
 
 mod de;
+mod engine_auth;
 mod env;
 mod model;
 mod schedule;
@@ -165,6 +167,19 @@ pub enum EngineAuthConfig {
     },
     /// `type = "headers"`, `headers = { "X-Api-Key" = { env = "KEY" } }` (secret values).
     Headers(BTreeMap<String, SecretConfig>),
+    /// `type = "oauth2"`: client credentials, as a `[services.NAME]` with `auth = "oauth2"`
+    /// has them: `token_url`, `client_id`, `secret` (a secret), `scope` (optional). The token
+    /// is cached and renewed before it expires; a 401 from the engine fetches it again once.
+    OAuth2 {
+        /// `token_url`: the token endpoint.
+        token_url: String,
+        /// `client_id`.
+        client_id: String,
+        /// `secret`: the client secret.
+        secret: SecretConfig,
+        /// `scope`.
+        scope: Option<String>,
+    },
 }
 
 /// `[engine]`.
@@ -383,6 +398,13 @@ impl Config {
     pub fn engine_client(&self) -> Result<bptl_camunda::CamundaClient, ConfigError> {
         use bptl_camunda::{CamundaClient, EngineAuth};
         let env = |name: &str| std::env::var(name).ok();
+        let tls = self.engine.tls.load("engine", &env).map_err(|problems| {
+            let first = problems.into_iter().next();
+            first.map_or_else(
+                || ConfigError::new("engine", "the TLS settings cannot be used"),
+                |p| ConfigError::new(p.key, p.message),
+            )
+        })?;
         let auth = match &self.engine.auth {
             EngineAuthConfig::None => EngineAuth::None,
             EngineAuthConfig::Basic { username, password } => EngineAuth::Basic {
@@ -409,14 +431,13 @@ impl Config {
                 }
                 EngineAuth::Headers(resolved)
             }
+            EngineAuthConfig::OAuth2 {
+                token_url,
+                client_id,
+                secret,
+                scope,
+            } => engine_auth::oauth2(token_url, client_id, secret, scope.clone(), &tls, &env)?,
         };
-        let tls = self.engine.tls.load("engine", &env).map_err(|problems| {
-            let first = problems.into_iter().next();
-            first.map_or_else(
-                || ConfigError::new("engine", "the TLS settings cannot be used"),
-                |p| ConfigError::new(p.key, p.message),
-            )
-        })?;
         let builder = CamundaClient::builder(self.engine.url.clone())
             .auth(auth)
             .timeout(self.engine.timeout);
@@ -428,8 +449,6 @@ impl Config {
             }
             builder
         };
-        #[cfg(not(feature = "tls"))]
-        let _ = tls;
         builder
             .build()
             .map_err(|e| ConfigError::new("engine.url", e.to_string()))

@@ -57,6 +57,10 @@ pub(super) struct AuthModel {
     pub password: Option<SecretConfig>,
     pub token: Option<SecretConfig>,
     pub headers: Option<BTreeMap<String, SecretConfig>>,
+    pub token_url: Option<String>,
+    pub client_id: Option<String>,
+    pub secret: Option<SecretConfig>,
+    pub scope: Option<String>,
 }
 
 /// One `[[task_mappings]]` section.

@@ -194,10 +194,27 @@ fn auth(a: AuthModel, problems: &mut Vec<ConfigError>) -> EngineAuthConfig {
             }
             EngineAuthConfig::Headers(a.headers.unwrap_or_default())
         }
+        "oauth2" => {
+            for (field, set) in [
+                ("token_url", a.token_url.is_some()),
+                ("client_id", a.client_id.is_some()),
+                ("secret", a.secret.is_some()),
+            ] {
+                if !set {
+                    require(field, problems);
+                }
+            }
+            EngineAuthConfig::OAuth2 {
+                token_url: a.token_url.unwrap_or_default(),
+                client_id: a.client_id.unwrap_or_default(),
+                secret: a.secret.unwrap_or_else(|| SecretConfig::from("")),
+                scope: a.scope,
+            }
+        }
         other => {
             problems.push(ConfigError::new(
                 "engine.auth.type",
-                format!("unknown authentication '{other}': use \"none\", \"basic\", \"bearer\" or \"headers\""),
+                format!("unknown authentication '{other}': use \"none\", \"basic\", \"bearer\", \"headers\" or \"oauth2\""),
             ));
             EngineAuthConfig::None
         }

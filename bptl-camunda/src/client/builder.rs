@@ -42,6 +42,23 @@ pub enum EngineAuth {
     },
     /// Custom headers (e.g. an API gateway key); the values are secret.
     Headers(Vec<(String, SecretString)>),
+    /// Headers that change, from a provider (e.g. OAuth2 access tokens): asked before every
+    /// call; when the engine answers 401, renewed once and the call retried once.
+    Provider(Arc<dyn AuthProvider>),
+}
+
+/// Authentication headers that change, e.g. OAuth2 client-credentials tokens (Keycloak in front
+/// of Operaton or CIB seven): [`EngineAuth::Provider`]. Its `Debug` output must not show
+/// secrets.
+#[async_trait::async_trait]
+pub trait AuthProvider: Send + Sync + fmt::Debug {
+    /// The headers for the next call (e.g. `Authorization: Bearer` with the cached token).
+    /// Values should be marked sensitive. An `Err` says why they cannot be had (no secret in it).
+    async fn headers(&self) -> Result<HeaderMap, String>;
+
+    /// The engine answered 401 to a call sent with `refused`: the headers to retry it with
+    /// (e.g. a token fetched again). Called at most once per call.
+    async fn renew(&self, refused: &HeaderMap) -> Result<HeaderMap, String>;
 }
 
 impl fmt::Debug for EngineAuth {
@@ -61,6 +78,7 @@ impl fmt::Debug for EngineAuth {
                 .debug_map()
                 .entries(headers.iter().map(|(name, _)| (name, "[REDACTED]")))
                 .finish(),
+            EngineAuth::Provider(provider) => f.debug_tuple("Provider").field(provider).finish(),
         }
     }
 }
@@ -78,7 +96,8 @@ impl EngineAuth {
             Ok::<_, CamundaError>(value)
         };
         match self {
-            EngineAuth::None => {}
+            // A provider's headers are asked for per call.
+            EngineAuth::None | EngineAuth::Provider(_) => {}
             EngineAuth::Basic { username, password } => {
                 let encoded =
                     BASE64.encode(format!("{username}:{}", password.expose_secret()).as_bytes());

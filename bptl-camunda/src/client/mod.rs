@@ -21,8 +21,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
 pub use builder::{
-    CamundaClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LONG_POLL_MARGIN, DEFAULT_TIMEOUT,
-    EngineAuth,
+    AuthProvider, CamundaClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LONG_POLL_MARGIN,
+    DEFAULT_TIMEOUT, EngineAuth,
 };
 pub use model::{
     BpmnErrorRequest, Deployment, DeploymentRequest, ExternalTaskQuery, FailureRequest,
@@ -113,27 +113,39 @@ impl CamundaClient {
         (builder, call)
     }
 
-    /// Send, read the whole body, and turn an error status into a [`CamundaError`].
+    /// Send, read the whole body, and turn an error status into a [`CamundaError`]. With an
+    /// [`AuthProvider`], its headers go with the call; a 401 renews them and retries once
+    /// (calls whose body cannot be cloned, deployments, are not retried).
     async fn send(&self, call: &str, builder: RequestBuilder) -> Result<Vec<u8>, CamundaError> {
         let started = Instant::now();
-        let result = async {
-            let response = builder.send().await?;
-            let status = response.status();
-            let body = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, body))
-        }
-        .await;
-        let (status, body) = match result {
-            Ok(ok) => ok,
-            Err(error) => {
-                let error = CamundaError::from_reqwest(call.to_owned(), error);
-                tracing::debug!(call, elapsed = ?started.elapsed(), %error, "engine call failed");
-                return Err(error);
+        let auth_error = |message: String| CamundaError::Auth {
+            call: call.to_owned(),
+            message,
+        };
+        let (status, body) = match &self.inner.auth {
+            EngineAuth::Provider(provider) => {
+                let headers = provider.headers().await.map_err(auth_error)?;
+                let retry = builder.try_clone();
+                let first = self
+                    .exchange(call, builder.headers(headers.clone()), started)
+                    .await?;
+                match retry {
+                    Some(retry) if first.0 == reqwest::StatusCode::UNAUTHORIZED => {
+                        tracing::debug!(
+                            call,
+                            "the engine refused the credentials (401): renewing them, retrying once"
+                        );
+                        let renewed = provider.renew(&headers).await.map_err(auth_error)?;
+                        self.exchange(call, retry.headers(renewed), started).await?
+                    }
+                    _ => first,
+                }
             }
+            _ => self.exchange(call, builder, started).await?,
         };
         tracing::debug!(call, status = status.as_u16(), elapsed = ?started.elapsed(), "engine call");
         if status.is_success() {
-            Ok(body.to_vec())
+            Ok(body)
         } else {
             Err(CamundaError::from_status(
                 call.to_owned(),
@@ -141,6 +153,27 @@ impl CamundaClient {
                 &body,
             ))
         }
+    }
+
+    /// One request and its whole answer.
+    async fn exchange(
+        &self,
+        call: &str,
+        builder: RequestBuilder,
+        started: Instant,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), CamundaError> {
+        let result = async {
+            let response = builder.send().await?;
+            let status = response.status();
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, body.to_vec()))
+        }
+        .await;
+        result.map_err(|error| {
+            let error = CamundaError::from_reqwest(call.to_owned(), error);
+            tracing::debug!(call, elapsed = ?started.elapsed(), %error, "engine call failed");
+            error
+        })
     }
 
     async fn send_json<T: DeserializeOwned>(
