@@ -68,9 +68,8 @@ impl EngineCore {
     pub(crate) fn apply(&self, state: &mut State, effects: Effects) {
         state.notify(&effects.topics);
         let mut earliest = i64::MAX;
-        for (deadline, id) in effects.deadlines {
+        for deadline in effects.deadlines {
             earliest = earliest.min(deadline);
-            state.deadlines.push(std::cmp::Reverse((deadline, id)));
         }
         if earliest < self.next_timer.load(Ordering::SeqCst) {
             self.next_timer.store(earliest, Ordering::SeqCst);
@@ -103,22 +102,9 @@ impl EngineCore {
             let now = now_ms();
             let next = {
                 let mut state = self.lock();
-                let mut topics = std::collections::HashSet::new();
-                while let Some(std::cmp::Reverse((deadline, _))) = state.deadlines.peek() {
-                    if *deadline > now {
-                        break;
-                    }
-                    if let Some(std::cmp::Reverse((deadline, id))) = state.deadlines.pop()
-                        && let Some(topic) = state.expired_topic(&id, deadline, now)
-                    {
-                        topics.insert(topic);
-                    }
-                }
+                let topics = state.reap(now);
                 state.notify(&topics);
-                let next = state
-                    .deadlines
-                    .peek()
-                    .map_or(i64::MAX, |std::cmp::Reverse((d, _))| *d);
+                let next = state.next_deadline().unwrap_or(i64::MAX);
                 self.next_timer.store(next, Ordering::SeqCst);
                 next
             };

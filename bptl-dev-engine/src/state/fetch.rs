@@ -80,30 +80,27 @@ impl State {
             .iter()
             .flatten()
             .any(|s| s.sort_order.as_deref() == Some("desc"));
-        // The index is ordered by (priority desc, creation asc); it can be cut early unless
-        // the request orders differently with differing priorities.
+        // Locks that ended by now make their tasks fetchable first (the timer may not have
+        // run yet).
+        effects.topics.extend(self.reap(now));
         let index_order = !create_desc;
         let mut chosen: Vec<(usize, String)> = Vec::new();
         let mut seen = HashSet::new();
         for (ti, topic) in topics.iter().enumerate() {
-            let Some(name) = &topic.topic_name else {
+            let Some(queue) = topic.topic_name.as_ref().and_then(|n| self.queues.get(n)) else {
                 continue;
             };
-            let Some(index) = self.topic_index.get(name) else {
-                continue;
-            };
+            // The queue holds only fetchable tasks, in the request's order: the first `max`
+            // that match are the answer (before merging the topics).
             let mut found = 0;
-            for id in index.values() {
-                if index_order && found >= max {
+            for id in queue.ordered(use_priority, create_desc) {
+                if found >= max {
                     break;
                 }
                 let Some(task) = self.tasks.get(id) else {
                     continue;
                 };
-                if !task.fetchable(now) || seen.contains(id) {
-                    continue;
-                }
-                if !self.matches(task, topic) {
+                if !task.fetchable(now) || seen.contains(id) || !self.matches(task, topic) {
                     continue;
                 }
                 seen.insert(id.clone());
@@ -130,8 +127,8 @@ impl State {
                 continue;
             };
             task.worker_id = Some(worker.clone());
-            task.lock_expiration = Some(lock);
-            effects.deadlines.push((lock, id.clone()));
+            self.set_lock(&id, Some(lock), now);
+            effects.deadlines.push(lock);
             out.push(Locked { task_id: id, topic });
         }
         (out, effects)

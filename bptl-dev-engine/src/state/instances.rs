@@ -79,12 +79,10 @@ impl State {
                     local_variables: Variables::new(),
                     incident: None,
                 };
-                self.topic_index
-                    .entry(t.topic.clone())
-                    .or_default()
-                    .insert((Reverse(t.priority), t.seq), id.clone());
                 effects.topics.insert(t.topic.clone());
+                self.executions.insert(t.execution_id.clone(), id.clone());
                 self.tasks.insert(id.clone(), t);
+                self.reindex(&id, now);
                 if let Some(instance) = self.instances.get_mut(instance_id) {
                     instance.open_task = Some(id);
                 }
@@ -129,12 +127,11 @@ impl State {
 
     pub(super) fn remove_task(&mut self, task_id: &str) -> Option<Task> {
         let task = self.tasks.remove(task_id)?;
-        if let Some(index) = self.topic_index.get_mut(&task.topic) {
-            index.remove(&(Reverse(task.priority), task.seq));
-            if index.is_empty() {
-                self.topic_index.remove(&task.topic);
-            }
+        self.unqueue(&task.topic, (Reverse(task.priority), task.seq));
+        if let Some(lock) = task.lock_expiration {
+            self.deadlines.remove(&(lock, task.id.clone()));
         }
+        self.executions.remove(&task.execution_id);
         if let Some(incident) = &task.incident {
             self.remove_incident(incident);
         }
@@ -215,9 +212,9 @@ impl State {
 
     /// The variables local to an execution (a task's), `GET /execution/{id}/localVariables`.
     pub(crate) fn execution_local_variables(&self, id: &str) -> Result<&Variables, RestError> {
-        self.tasks
-            .values()
-            .find(|t| t.execution_id == id)
+        self.executions
+            .get(id)
+            .and_then(|task| self.tasks.get(task))
             .map(|t| &t.local_variables)
             .ok_or_else(|| RestError {
                 status: 500,

@@ -3,8 +3,7 @@
 //! Everything lives behind one mutex in [`super::EngineCore`]; these functions run with the
 //! lock held and never block.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -14,10 +13,13 @@ use bptl_core::DateValue;
 
 use super::bpmn::ProcessModel;
 use super::error::RestError;
+use index::TopicQueue;
+
 use super::variables::{StoredVariable, VariableContext, Variables, parse_variables};
 
 mod deploy;
 mod fetch;
+mod index;
 mod instances;
 mod render;
 mod tasks;
@@ -209,8 +211,8 @@ pub(crate) struct TaskQuery {
 pub(crate) struct Effects {
     /// Topics whose parked fetches should re-query.
     pub topics: HashSet<String>,
-    /// New lock deadlines (ms) after which tasks may become fetchable.
-    pub deadlines: Vec<(i64, String)>,
+    /// New lock deadlines (ms) after which tasks may become fetchable (the timer's wake-up).
+    pub deadlines: Vec<i64>,
     /// Whether an instance ended.
     pub instance_ended: bool,
 }
@@ -232,13 +234,15 @@ pub(crate) struct State {
     instances: HashMap<String, Instance>,
     active_instances: usize,
     tasks: HashMap<String, Task>,
-    /// Open tasks per topic, ordered by priority (desc) then creation (asc).
-    topic_index: HashMap<String, BTreeMap<(Reverse<i64>, u64), String>>,
+    /// The fetchable tasks per topic (see [`index`]).
+    queues: HashMap<String, TopicQueue>,
+    /// Execution id → the id of the task it runs.
+    executions: HashMap<String, String>,
     incidents: BTreeMap<(i64, String), Incident>,
     incident_keys: HashMap<String, (i64, String)>,
     signals: HashMap<String, watch::Sender<()>>,
-    /// Pending lock deadlines: (expiry ms, task id).
-    pub deadlines: BinaryHeap<Reverse<(i64, String)>>,
+    /// Pending lock deadlines: (expiry ms, task id), for locks that end in the future.
+    deadlines: BTreeSet<(i64, String)>,
     seq: u64,
 }
 
@@ -262,12 +266,6 @@ impl State {
                 s.send_replace(());
             }
         }
-    }
-
-    /// Whether a task would be fetchable now and its lock ended at exactly `deadline`.
-    pub(crate) fn expired_topic(&self, task_id: &str, deadline: i64, now: i64) -> Option<String> {
-        let task = self.tasks.get(task_id)?;
-        (task.lock_expiration == Some(deadline) && task.fetchable(now)).then(|| task.topic.clone())
     }
 }
 

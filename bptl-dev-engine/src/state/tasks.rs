@@ -88,6 +88,7 @@ impl State {
         }
         let needs_incident;
         let topic;
+        let lock;
         {
             let Some(task) = self.tasks.get_mut(id) else {
                 return Err(RestError::task_not_found(id));
@@ -105,18 +106,18 @@ impl State {
                 task.error_details = error_details;
             }
             task.retries = Some(retries);
-            let lock = now.saturating_add(retry_timeout);
-            task.lock_expiration = Some(lock);
+            lock = now.saturating_add(retry_timeout);
             topic = task.topic.clone();
             needs_incident = retries == 0 && had_retries;
             if retries > 0 {
                 if retry_timeout == 0 {
                     effects.topics.insert(topic.clone());
                 } else {
-                    effects.deadlines.push((lock, id.to_string()));
+                    effects.deadlines.push(lock);
                 }
             }
         }
+        self.set_lock(id, Some(lock), now);
         if needs_incident {
             self.create_incident(id, error_message, now);
         }
@@ -221,11 +222,9 @@ impl State {
             )));
         }
         let lock = now.saturating_add(duration);
-        if let Some(task) = self.tasks.get_mut(id) {
-            task.lock_expiration = Some(lock);
-        }
+        self.set_lock(id, Some(lock), now);
         Ok(Effects {
-            deadlines: vec![(lock, id.to_string())],
+            deadlines: vec![lock],
             ..Effects::default()
         })
     }
@@ -255,10 +254,10 @@ impl State {
         let lock = now.saturating_add(duration);
         if let Some(task) = self.tasks.get_mut(id) {
             task.worker_id = Some(worker.to_string());
-            task.lock_expiration = Some(lock);
         }
+        self.set_lock(id, Some(lock), now);
         Ok(Effects {
-            deadlines: vec![(lock, id.to_string())],
+            deadlines: vec![lock],
             ..Effects::default()
         })
     }
@@ -269,11 +268,11 @@ impl State {
             return Err(RestError::task_not_found(id));
         };
         task.worker_id = None;
-        task.lock_expiration = None;
         let mut effects = Effects::default();
         if task.retries_left() {
             effects.topics.insert(task.topic.clone());
         }
+        self.set_lock(id, None, now_ms());
         Ok(effects)
     }
 
@@ -299,19 +298,25 @@ impl State {
         };
         let had_retries = task.retries_left();
         task.retries = Some(retries);
+        let message = task.error_message.clone();
+        let incident = if !had_retries && retries > 0 {
+            task.incident.take()
+        } else {
+            None
+        };
+        self.reindex(id, now);
         let mut effects = Effects::default();
         if had_retries && retries == 0 {
-            let message = task.error_message.clone();
             self.create_incident(id, message, now);
         } else if !had_retries && retries > 0 {
-            if let Some(incident) = task.incident.take() {
+            if let Some(incident) = incident {
                 self.remove_incident(&incident);
             }
             if let Some(task) = self.tasks.get(id) {
                 if task.fetchable(now) {
                     effects.topics.insert(task.topic.clone());
                 } else if let Some(l) = task.lock_expiration {
-                    effects.deadlines.push((l, id.to_string()));
+                    effects.deadlines.push(l);
                 }
             }
         }

@@ -103,16 +103,11 @@ impl State {
     /// `GET /external-task` (and count).
     pub(crate) fn query_tasks(&self, q: &TaskQuery) -> Vec<Value> {
         let now = now_ms();
-        let mut list: Vec<&Task> = match &q.topic_name {
-            Some(topic) => self
-                .topic_index
-                .get(topic)
-                .into_iter()
-                .flat_map(|i| i.values())
-                .filter_map(|id| self.tasks.get(id))
-                .collect(),
-            None => self.tasks.values().collect(),
-        };
+        let mut list: Vec<&Task> = self
+            .tasks
+            .values()
+            .filter(|t| q.topic_name.as_ref().is_none_or(|n| n == &t.topic))
+            .collect();
         list.retain(|t| {
             q.external_task_id.as_ref().is_none_or(|id| id == &t.id)
                 && q.worker_id
