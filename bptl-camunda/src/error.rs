@@ -132,27 +132,19 @@ pub(crate) fn shorten(text: &str) -> String {
     format!("{}…", &text[..cut])
 }
 
-/// Camunda's error body: `{"type", "message", "code"}`.
-#[derive(serde::Deserialize)]
-struct ErrorBody {
-    #[serde(rename = "type")]
-    error_type: Option<String>,
-    message: Option<String>,
-    code: Option<i64>,
-}
-
 impl CamundaError {
     /// An error for an HTTP error status, reading Camunda's error body when there is one.
     pub(crate) fn from_status(call: String, status: u16, body: &[u8]) -> Self {
         let text = String::from_utf8_lossy(body).into_owned();
-        let (error_type, message, code) = match serde_json::from_slice::<ErrorBody>(body) {
-            Ok(parsed) => (
-                parsed.error_type,
-                parsed.message.unwrap_or_default(),
-                parsed.code,
-            ),
-            Err(_) => (None, text.trim().to_owned(), None),
-        };
+        let (error_type, message, code) =
+            match serde_json::from_slice::<crate::wire::ErrorBody>(body) {
+                Ok(parsed) => (
+                    parsed.error_type,
+                    parsed.message.unwrap_or_default(),
+                    parsed.code,
+                ),
+                Err(_) => (None, text.trim().to_owned(), None),
+            };
         let message = if message.is_empty() {
             http_reason(status).to_owned()
         } else {

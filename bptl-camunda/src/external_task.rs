@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer};
 use crate::client::CamundaClient;
 use crate::error::CamundaError;
 use crate::variables::variables_from_typed;
+use crate::wire::ExternalTaskBody;
 
 /// An external task as Camunda describes it (fetchAndLock, `GET /external-task/{id}`).
 ///
@@ -30,72 +31,93 @@ use crate::variables::variables_from_typed;
 /// assert!(task.is_expired());
 /// ```
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(try_from = "ExternalTaskBody")]
 #[non_exhaustive]
 pub struct ExternalTask {
     /// The external task id.
     pub id: String,
     /// The topic.
-    #[serde(default, deserialize_with = "null_as_default")]
     pub topic_name: String,
     /// The worker holding the lock, if locked.
-    #[serde(default)]
     pub worker_id: Option<String>,
     /// The process instance.
-    #[serde(default)]
     pub process_instance_id: Option<String>,
     /// The process definition id.
-    #[serde(default)]
     pub process_definition_id: Option<String>,
     /// The process definition key.
-    #[serde(default)]
     pub process_definition_key: Option<String>,
     /// The process definition's version tag.
-    #[serde(default)]
     pub process_definition_version_tag: Option<String>,
     /// The process instance's business key.
-    #[serde(default)]
     pub business_key: Option<String>,
     /// The BPMN activity id of the service task.
-    #[serde(default)]
     pub activity_id: Option<String>,
     /// The activity instance id.
-    #[serde(default)]
     pub activity_instance_id: Option<String>,
     /// The execution id.
-    #[serde(default)]
     pub execution_id: Option<String>,
     /// The priority (higher first when fetching with `usePriority`).
-    #[serde(default, deserialize_with = "null_as_default")]
     pub priority: i64,
     /// Retries left; `None` until the first failure.
-    #[serde(default)]
     pub retries: Option<i32>,
     /// The tenant, if any.
-    #[serde(default)]
     pub tenant_id: Option<String>,
     /// When the lock expires, if locked.
-    #[serde(default, deserialize_with = "optional_date")]
     pub lock_expiration_time: Option<DateValue>,
     /// When the task was created (Camunda 7.21+).
-    #[serde(default, deserialize_with = "optional_date")]
     pub create_time: Option<DateValue>,
     /// The service task's extension properties (with `includeExtensionProperties`).
-    #[serde(default, deserialize_with = "null_as_default")]
     pub extension_properties: BTreeMap<String, String>,
     /// The message of the last failure.
-    #[serde(default)]
     pub error_message: Option<String>,
     /// The details of the last failure (only on `GET /external-task/{id}/errorDetails`, and in
     /// fetchAndLock answers of some versions).
-    #[serde(default)]
     pub error_details: Option<String>,
     /// Whether the task is suspended.
-    #[serde(default, deserialize_with = "null_as_default")]
     pub suspended: bool,
     /// The variables exactly as fetched: `{"name": {"value", "type", "valueInfo"}}`.
-    #[serde(default, deserialize_with = "null_as_default")]
     pub variables: serde_json::Map<String, serde_json::Value>,
+}
+
+impl TryFrom<ExternalTaskBody> for ExternalTask {
+    type Error = String;
+
+    /// Reads the wire body: absent or `null` fields are `None` (empty, 0, `false` for the
+    /// topic, priority, extension properties, suspension and variables); dates must be in
+    /// Camunda's format.
+    fn try_from(b: ExternalTaskBody) -> Result<Self, String> {
+        let date = |text: Option<String>| -> Result<Option<DateValue>, String> {
+            text.map(|t| DateValue::parse(&t).map_err(|e| e.to_string()))
+                .transpose()
+        };
+        let retries = b
+            .retries
+            .map(|r| i32::try_from(r).map_err(|_| format!("retries {r} is out of range")))
+            .transpose()?;
+        Ok(Self {
+            id: b.id,
+            topic_name: b.topic_name.unwrap_or_default(),
+            worker_id: b.worker_id,
+            process_instance_id: b.process_instance_id,
+            process_definition_id: b.process_definition_id,
+            process_definition_key: b.process_definition_key,
+            process_definition_version_tag: b.process_definition_version_tag,
+            business_key: b.business_key,
+            activity_id: b.activity_id,
+            activity_instance_id: b.activity_instance_id,
+            execution_id: b.execution_id,
+            priority: b.priority.unwrap_or_default(),
+            retries,
+            tenant_id: b.tenant_id,
+            lock_expiration_time: date(b.lock_expiration_time)?,
+            create_time: date(b.create_time)?,
+            extension_properties: b.extension_properties.unwrap_or_default(),
+            error_message: b.error_message,
+            error_details: b.error_details.flatten(),
+            suspended: b.suspended.unwrap_or_default(),
+            variables: b.variables.unwrap_or_default(),
+        })
+    }
 }
 
 /// Deserialize `null` as the type's default (Camunda sends `null` for empty collections).

@@ -28,7 +28,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bptl_core::{DateValue, FileValue, ObjectData, ObjectValue, Value, Variables};
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Map, Value as Json};
+
+use crate::wire::TypedValueBody;
 
 /// The serialization format of JSON objects.
 pub const JSON_FORMAT: &str = "application/json";
@@ -262,12 +264,13 @@ fn decode_base64(name: &str, type_name: &str, value: &Json) -> Result<Vec<u8>, V
 /// without content cannot be sent (error). A `Double` that is not finite cannot travel in JSON
 /// (error).
 pub fn to_typed(name: &str, value: &Value) -> Result<Json, VariableError> {
+    let typed = |type_name: &str, value: Json| TypedValueBody::new(type_name, value);
     Ok(match value {
-        Value::Null => json!({"value": null, "type": "Null"}),
-        Value::Boolean(b) => json!({"value": b, "type": "Boolean"}),
-        Value::Short(n) => json!({"value": n, "type": "Short"}),
-        Value::Integer(n) => json!({"value": n, "type": "Integer"}),
-        Value::Long(n) => json!({"value": n, "type": "Long"}),
+        Value::Null => typed("Null", Json::Null),
+        Value::Boolean(b) => typed("Boolean", Json::from(*b)),
+        Value::Short(n) => typed("Short", Json::from(*n)),
+        Value::Integer(n) => typed("Integer", Json::from(*n)),
+        Value::Long(n) => typed("Long", Json::from(*n)),
         Value::Double(f) => {
             let number = serde_json::Number::from_f64(*f).ok_or_else(|| {
                 VariableError::new(
@@ -275,13 +278,13 @@ pub fn to_typed(name: &str, value: &Value) -> Result<Json, VariableError> {
                     format!("is a Double ({f}) that JSON cannot carry; send a finite number"),
                 )
             })?;
-            json!({"value": number, "type": "Double"})
+            typed("Double", Json::Number(number))
         }
-        Value::String(s) => json!({"value": s, "type": "String"}),
-        Value::Date(d) => json!({"value": d.to_camunda_string(), "type": "Date"}),
-        Value::Json(j) => json!({"value": j.to_string(), "type": "Json"}),
-        Value::Xml(x) => json!({"value": x, "type": "Xml"}),
-        Value::Bytes(b) => json!({"value": BASE64.encode(b), "type": "Bytes"}),
+        Value::String(s) => typed("String", Json::from(s.as_str())),
+        Value::Date(d) => typed("Date", Json::from(d.to_camunda_string())),
+        Value::Json(j) => typed("Json", Json::from(j.to_string())),
+        Value::Xml(x) => typed("Xml", Json::from(x.as_str())),
+        Value::Bytes(b) => typed("Bytes", Json::from(BASE64.encode(b))),
         Value::Object(o) => {
             let (text, default_format) = match &o.data {
                 ObjectData::Json(j) => (j.to_string(), Some(JSON_FORMAT)),
@@ -296,7 +299,7 @@ pub fn to_typed(name: &str, value: &Value) -> Result<Json, VariableError> {
             if let Some(format) = format {
                 info.insert("serializationDataFormat".into(), Json::from(format));
             }
-            json!({"value": text, "type": "Object", "valueInfo": info})
+            typed("Object", Json::from(text)).with_info(info)
         }
         Value::File(f) => {
             let content = f.content.as_ref().ok_or_else(|| {
@@ -316,7 +319,7 @@ pub fn to_typed(name: &str, value: &Value) -> Result<Json, VariableError> {
             if let Some(encoding) = &f.encoding {
                 info.insert("encoding".into(), Json::from(encoding.as_str()));
             }
-            json!({"value": BASE64.encode(content), "type": "File", "valueInfo": info})
+            typed("File", Json::from(BASE64.encode(content))).with_info(info)
         }
         other => {
             return Err(VariableError::new(
@@ -327,7 +330,8 @@ pub fn to_typed(name: &str, value: &Value) -> Result<Json, VariableError> {
                 ),
             ));
         }
-    })
+    }
+    .into_json())
 }
 
 /// Read a map of typed variables (`{"name": {"value", "type", "valueInfo"}, ...}`), as
@@ -362,6 +366,7 @@ pub fn variables_to_typed(variables: &Variables) -> Result<Map<String, Json>, Va
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn type_names_are_case_insensitive_in_their_first_letter_only() {

@@ -7,13 +7,12 @@ use std::sync::{Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::error::RestError;
 use super::faults::Faults;
-use bptl_camunda::wire::FetchAndLockBody;
+use bptl_camunda::wire::{ExternalTaskBody, FetchAndLockBody};
 
 use super::state::{Effects, State, now_ms, validate_fetch};
 
@@ -123,10 +122,10 @@ impl EngineCore {
     }
 
     /// Locks what `req` may have now and renders the answer, under one lock.
-    fn fetch_once(&self, state: &mut State, req: &FetchAndLockBody) -> Vec<Value> {
+    fn fetch_once(&self, state: &mut State, req: &FetchAndLockBody) -> Vec<ExternalTaskBody> {
         let (locked, effects) = state.fetch_and_lock(req, now_ms());
         self.apply(state, effects);
-        state.locked_json(req, &locked)
+        state.locked_bodies(req, &locked)
     }
 
     /// `POST /external-task/fetchAndLock`, with long polling.
@@ -136,7 +135,7 @@ impl EngineCore {
         &self,
         req: FetchAndLockBody,
         connection: Option<CancellationToken>,
-    ) -> Result<Vec<Value>, RestError> {
+    ) -> Result<Vec<ExternalTaskBody>, RestError> {
         validate_fetch(&req)?;
         let timeout = req.async_response_timeout.unwrap_or(0).max(0);
         let topics = req.topic_names();

@@ -1,6 +1,7 @@
 //! Errors in Camunda's REST shape: `{"type", "message", "code"}` with Camunda's status codes.
 
-use serde_json::{Value, json};
+use bptl_camunda::wire::ErrorBody;
+use serde_json::Value;
 
 /// An error answer of the dev engine, shaped like Camunda's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +107,16 @@ impl RestError {
 
     /// The JSON body.
     pub fn body(&self) -> Value {
-        json!({"type": self.kind, "message": self.message, "code": self.code})
+        serde_json::to_value(self.wire()).unwrap_or_default()
+    }
+
+    /// The body as the client's wire model has it.
+    pub(crate) fn wire(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code,
+            message: Some(self.message.clone()),
+            error_type: Some(self.kind.to_string()),
+        }
     }
 }
 

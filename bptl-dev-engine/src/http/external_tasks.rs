@@ -51,7 +51,7 @@ pub(super) async fn fetch_and_lock(
     let tasks = running
         .await
         .map_err(|e| RestError::engine(format!("fetchAndLock failed: {e}")))??;
-    Ok(ok(&Value::Array(tasks)))
+    Ok(ok(&tasks))
 }
 
 pub(super) async fn task(State(core): State<Core>, Path(id): Path<String>) -> Answer {

@@ -13,8 +13,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::engine::EngineCore;
@@ -31,7 +31,7 @@ pub(crate) use conn::{ConnToken, EngineListener, KillSwitch, close_all};
 
 type Core = Arc<EngineCore>;
 
-fn json_response(status: StatusCode, value: &Value) -> Response {
+fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
     let body = serde_json::to_vec(value).unwrap_or_default();
     (
         status,
@@ -44,7 +44,7 @@ fn json_response(status: StatusCode, value: &Value) -> Response {
         .into_response()
 }
 
-fn ok(value: &Value) -> Response {
+fn ok<T: Serialize + ?Sized>(value: &T) -> Response {
     json_response(StatusCode::OK, value)
 }
 
@@ -55,7 +55,7 @@ fn no_content() -> Response {
 impl IntoResponse for RestError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        json_response(status, &self.body())
+        json_response(status, &self.wire())
     }
 }
 

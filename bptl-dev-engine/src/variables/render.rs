@@ -1,6 +1,7 @@
 //! The typed JSON form of stored variables, as Camunda answers them (plain, deserialised,
 //! historic).
 
+use bptl_camunda::wire::TypedValueBody;
 use serde_json::{Map, Value, json};
 
 use super::{StoredVariable, Variables};
@@ -8,11 +9,23 @@ use super::{StoredVariable, Variables};
 impl StoredVariable {
     /// The typed JSON form `{"type", "value", "valueInfo"}`.
     pub(crate) fn to_json(&self) -> Value {
-        json!({
-            "type": self.type_name,
-            "value": self.value,
-            "valueInfo": Value::Object(self.value_info.clone()),
-        })
+        self.typed(self.value.clone(), self.value_info.clone())
+    }
+
+    /// As a variable query answers it: deserialised (with generic type names) or not.
+    pub(crate) fn to_json_as(&self, deserialize: bool) -> Value {
+        if deserialize {
+            self.to_json_deserialized(true)
+        } else {
+            self.to_json()
+        }
+    }
+
+    /// This variable's type with a value and `valueInfo`, in the client's wire model.
+    fn typed(&self, value: Value, info: Map<String, Value>) -> Value {
+        TypedValueBody::new(self.type_name, value)
+            .with_info(info)
+            .into_json()
     }
 
     /// The typed JSON form as Camunda answers it when asked for deserialised values
@@ -52,19 +65,11 @@ impl StoredVariable {
                     let generic = generic_type_name(name);
                     info.insert("objectTypeName".into(), Value::String(generic));
                 }
-                return json!({
-                    "type": self.type_name,
-                    "value": parsed,
-                    "valueInfo": Value::Object(info),
-                });
+                return self.typed(parsed, info);
             }
             _ => return self.to_json(),
         };
-        json!({
-            "type": self.type_name,
-            "value": value,
-            "valueInfo": Value::Object(self.value_info.clone()),
-        })
+        self.typed(value, self.value_info.clone())
     }
 
     /// The typed JSON form of a historic variable: as [`Self::to_json`] or
@@ -73,11 +78,7 @@ impl StoredVariable {
     /// or not).
     pub(crate) fn to_history_json(&self, deserialize: bool) -> Value {
         if self.type_name == "Bytes" {
-            return json!({
-                "type": self.type_name,
-                "value": null,
-                "valueInfo": Value::Object(self.value_info.clone()),
-            });
+            return self.typed(Value::Null, self.value_info.clone());
         }
         if deserialize {
             self.to_json_deserialized(false)
@@ -140,14 +141,7 @@ fn generic_type_name(name: &str) -> String {
 pub(crate) fn variables_to_json(vars: &Variables, deserialize: bool) -> Value {
     let map = vars
         .iter()
-        .map(|(name, var)| {
-            let v = if deserialize {
-                var.to_json_deserialized(true)
-            } else {
-                var.to_json()
-            };
-            (name.clone(), v)
-        })
+        .map(|(name, var)| (name.clone(), var.to_json_as(deserialize)))
         .collect::<Map<String, Value>>();
     Value::Object(map)
 }

@@ -77,10 +77,12 @@ impl State {
         finished: Option<bool>,
         unfinished: Option<bool>,
     ) -> Vec<Value> {
-        let mut list: Vec<&Instance> = self
-            .instances
-            .values()
-            .filter(|i| id.is_none_or(|id| id == i.id))
+        // One instance asked for by id is looked up, not searched for among all.
+        let candidates: Box<dyn Iterator<Item = &Instance>> = match id {
+            Some(id) => Box::new(self.instances.get(id).into_iter()),
+            None => Box::new(self.instances.values()),
+        };
+        let mut list: Vec<&Instance> = candidates
             .filter(|i| key.is_none_or(|k| k == i.definition.key))
             .filter(|i| finished != Some(true) || i.state != InstanceState::Active)
             .filter(|i| unfinished != Some(true) || i.state == InstanceState::Active)

@@ -1,94 +1,90 @@
 //! The rendering of external tasks: `GET /external-task` and the answer of fetchAndLock.
 
-use bptl_camunda::wire::FetchAndLockBody;
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+use bptl_camunda::wire::{ExternalTaskBody, FetchAndLockBody};
+use serde_json::{Map, Value};
 
 use super::super::{Locked, State, Task, TaskQuery, now_ms};
-use super::{format_date, opt_date};
+use super::format_date;
 use crate::bpmn::NodeKind;
 use crate::error::RestError;
-use crate::variables::{Variables, variables_to_json};
 
 impl Task {
+    /// The task in the client's wire model, as `GET /external-task` answers it.
+    fn to_body(&self) -> ExternalTaskBody {
+        ExternalTaskBody {
+            activity_id: Some(self.activity_id.clone()),
+            activity_instance_id: Some(self.activity_instance_id.clone()),
+            business_key: self.business_key.clone(),
+            create_time: Some(format_date(self.create_time)),
+            error_details: None,
+            error_message: self.error_message.clone(),
+            execution_id: Some(self.execution_id.clone()),
+            extension_properties: None,
+            id: self.id.clone(),
+            lock_expiration_time: self.lock_expiration.map(format_date),
+            priority: Some(self.priority),
+            process_definition_id: Some(self.definition.id.clone()),
+            process_definition_key: Some(self.definition.key.clone()),
+            process_definition_version_tag: self.definition.model.version_tag.clone(),
+            process_instance_id: Some(self.instance_id.clone()),
+            retries: self.retries,
+            suspended: Some(false),
+            tenant_id: None,
+            topic_name: Some(self.topic.clone()),
+            variables: None,
+            worker_id: self.worker_id.clone(),
+        }
+    }
+
     fn to_json(&self) -> Value {
-        json!({
-            "activityId": self.activity_id,
-            "activityInstanceId": self.activity_instance_id,
-            "errorMessage": self.error_message,
-            "executionId": self.execution_id,
-            "id": self.id,
-            "lockExpirationTime": opt_date(self.lock_expiration),
-            "createTime": format_date(self.create_time),
-            "processDefinitionId": self.definition.id,
-            "processDefinitionKey": self.definition.key,
-            "processDefinitionVersionTag": self.definition.model.version_tag,
-            "processInstanceId": self.instance_id,
-            "retries": self.retries,
-            "suspended": false,
-            "workerId": self.worker_id,
-            "topicName": self.topic,
-            "tenantId": null,
-            "priority": self.priority,
-            "businessKey": self.business_key,
-        })
+        serde_json::to_value(self.to_body()).unwrap_or_default()
     }
 }
 
 impl State {
     /// The answer of fetchAndLock: the tasks `req` locked, each with the variables and
     /// extension properties its topic asked for.
-    pub(crate) fn locked_json(&self, req: &FetchAndLockBody, locked: &[Locked]) -> Vec<Value> {
+    pub(crate) fn locked_bodies(
+        &self,
+        req: &FetchAndLockBody,
+        locked: &[Locked],
+    ) -> Vec<ExternalTaskBody> {
         let topics = req.topics.as_deref().unwrap_or_default();
         locked
             .iter()
             .filter_map(|l| Some((self.tasks.get(&l.task_id)?, topics.get(l.topic)?)))
             .map(|(task, topic)| {
-                let mut value = task.to_json();
                 let deserialize = topic.deserialize_values.unwrap_or(false);
+                let wanted =
+                    |name: &String| topic.variables.as_ref().is_none_or(|n| n.contains(name));
                 // Without localVariables a task sees what its execution sees: the process
                 // variables and its own local ones (which win), as in Operaton and Camunda.
-                let visible;
-                let source = if topic.local_variables.unwrap_or(false) {
-                    &task.local_variables
-                } else {
-                    let mut all = self
-                        .instances
-                        .get(&task.instance_id)
-                        .map(|i| i.variables.clone())
-                        .unwrap_or_default();
-                    all.extend(
-                        task.local_variables
-                            .iter()
-                            .map(|(n, v)| (n.clone(), v.clone())),
-                    );
-                    visible = all;
-                    &visible
+                let process = match topic.local_variables.unwrap_or(false) {
+                    true => None,
+                    false => self.instances.get(&task.instance_id).map(|i| &i.variables),
                 };
-                let vars: Variables = match &topic.variables {
-                    None => source.clone(),
-                    Some(names) => source
-                        .iter()
-                        .filter(|(n, _)| names.contains(n))
-                        .map(|(n, v)| (n.clone(), v.clone()))
-                        .collect(),
+                let mut variables = Map::new();
+                for (name, var) in process.into_iter().flatten().chain(&task.local_variables) {
+                    if wanted(name) {
+                        variables.insert(name.clone(), var.to_json_as(deserialize));
+                    }
+                }
+                let properties = match task.definition.model.nodes.get(&task.activity_id) {
+                    Some(NodeKind::ServiceTask(st))
+                        if topic.include_extension_properties.unwrap_or(false) =>
+                    {
+                        st.extension_properties.clone()
+                    }
+                    _ => BTreeMap::new(),
                 };
-                value["variables"] = variables_to_json(&vars, deserialize);
-                value["errorDetails"] = json!(task.error_details);
-                let props: Map<String, Value> =
-                    if topic.include_extension_properties.unwrap_or(false) {
-                        match task.definition.model.nodes.get(&task.activity_id) {
-                            Some(NodeKind::ServiceTask(st)) => st
-                                .extension_properties
-                                .iter()
-                                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                                .collect(),
-                            _ => Map::new(),
-                        }
-                    } else {
-                        Map::new()
-                    };
-                value["extensionProperties"] = Value::Object(props);
-                value
+                ExternalTaskBody {
+                    variables: Some(variables),
+                    error_details: Some(task.error_details.clone()),
+                    extension_properties: Some(properties),
+                    ..task.to_body()
+                }
             })
             .collect()
     }
