@@ -64,6 +64,7 @@
 mod client;
 mod config;
 mod error;
+pub mod jwt;
 mod model;
 mod oauth2;
 mod secret;

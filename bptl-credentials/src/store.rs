@@ -390,15 +390,13 @@ impl CredentialStore {
             user_id: user_id.to_owned(),
             user_representation: user_representation.to_owned(),
         };
-        let token = jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-            &claims,
-            &jsonwebtoken::EncodingKey::from_secret(secret.expose_secret().as_bytes()),
-        )
-        .map_err(|e| CredentialsError::Jwt {
-            service: svc.name().to_owned(),
-            message: e.to_string(),
-        })?;
+        let token =
+            crate::jwt::encode_hs256(&claims, secret.expose_secret().as_bytes()).map_err(|e| {
+                CredentialsError::Jwt {
+                    service: svc.name().to_owned(),
+                    message: e.to_string(),
+                }
+            })?;
         let token = SecretString::from(token);
         tracing::debug!(service = svc.name(), client_id = %client_id, "minted a ZGW JWT");
         cache.insert(

@@ -55,6 +55,14 @@ pub use state::InstanceState;
 use engine::EngineCore;
 use state::{DeploymentRequest, DeploymentResource, TaskQuery};
 
+/// Parses BPMN XML as a deployment does: the keys of its executable processes, or the
+/// problems a deployment would report. For the fuzz targets in `fuzz/` (feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub fn parse_bpmn_for_fuzzing(xml: &str) -> Result<Vec<String>, Vec<String>> {
+    bpmn::parse_bpmn(xml).map(|models| models.into_iter().map(|m| m.key).collect())
+}
+
 /// Errors of the Rust-side API of the dev engine.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -284,14 +284,7 @@ impl ReceivedRequest {
         let token = self
             .bearer_token()
             .ok_or_else(|| format!("{} has no 'Authorization: Bearer' header", self.line()))?;
-        let validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
-        jsonwebtoken::decode::<ZgwClaims>(
-            token,
-            &jsonwebtoken::DecodingKey::from_secret(secret.as_bytes()),
-            &validation,
-        )
-        .map(|data| data.claims)
-        .map_err(|e| {
+        bptl_credentials::jwt::decode_hs256::<ZgwClaims>(token, secret.as_bytes()).map_err(|e| {
             format!(
                 "the JWT of {} is not a valid ZGW token for this secret: {e}",
                 self.line()
