@@ -134,6 +134,9 @@ pub mod ops;
 #[cfg(feature = "schedule")]
 pub mod schedule;
 
+#[cfg(feature = "cli")]
+pub mod sources;
+
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -143,6 +143,9 @@ pub struct ServiceConfig {
 pub struct AppConfig {
     /// A human label.
     pub label: Option<String>,
+    /// The bearer token the application calls the worker's HTTP work-unit API with (a secret;
+    /// `[http_api]` in the worker's configuration). Without it the application cannot call it.
+    pub api_token: Option<SecretConfig>,
     /// `[apps."APP_ID".credentials.SERVICE]`: its credentials per service name.
     #[serde(default)]
     pub credentials: BTreeMap<String, CredentialsConfig>,

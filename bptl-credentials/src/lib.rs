@@ -86,7 +86,7 @@ pub use model::{
     Service,
 };
 pub use oauth2::{DEFAULT_OAUTH2_LIFETIME, OAuth2Client};
-pub use secret::SecretConfig;
+pub use secret::{SecretConfig, secrets_equal};
 pub use store::{AuthHeaders, CredentialStore, ZgwClaims};
 pub use task::{APP_ID_VARIABLE, TaskServices};
 pub use tls::{ClientTls, TlsFiles, client_builder, install_crypto_provider};

@@ -69,6 +69,19 @@ impl SecretConfig {
     }
 }
 
+/// Whether two secrets are equal, in time that depends on their lengths only (not on where they
+/// differ): for checking a token a caller presents.
+///
+/// ```
+/// use bptl_credentials::secrets_equal;
+/// assert!(secrets_equal(b"s3cret", b"s3cret"));
+/// assert!(!secrets_equal(b"s3cret", b"s3creT"));
+/// assert!(!secrets_equal(b"s3cret", b"s3cret2"));
+/// ```
+pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 impl From<&str> for SecretConfig {
     fn from(value: &str) -> Self {
         SecretConfig::Literal(SecretString::from(value))

@@ -46,7 +46,7 @@ pub fn check(
 /// name), so that `run` starts the worker with them instead of resolving every secret again.
 pub(super) struct Prepared {
     pub(super) client: bptl_camunda::CamundaClient,
-    pub(super) credentials: bptl_credentials::CredentialStore,
+    pub(super) credentials: std::sync::Arc<bptl_credentials::CredentialStore>,
 }
 
 /// [`check`], also returning what it built when there is no problem.
@@ -81,14 +81,25 @@ pub(super) fn check_and_prepare(
                 m.callback, m.topic
             ));
         }
-        if m.engine != "camunda" && m.engine != crate::schedule::ENGINE_TYPE {
+        if m.engine != "camunda"
+            && m.engine != crate::schedule::ENGINE_TYPE
+            && m.engine != crate::sources::http_api::ENGINE_TYPE
+        {
             problems.push(format!(
-                "task_mappings[{i}].engine: '{}' is not an engine this worker speaks to (use \"camunda\", or \"schedule\" for [[schedules]])",
+                "task_mappings[{i}].engine: '{}' is not an engine this worker speaks to (use \"camunda\", \"schedule\" for [[schedules]], or \"http\" for the HTTP work-unit API)",
                 m.engine
             ));
         }
     }
-    if mappings.active_for("camunda").next().is_none() && config.schedules.is_empty() {
+    problems.extend(crate::sources::http_api::check(config));
+    // A worker serving only the HTTP API has nothing to fetch, and that is fine.
+    let serves_api = config.http_api.addr.is_some()
+        && mappings
+            .active_for(crate::sources::http_api::ENGINE_TYPE)
+            .next()
+            .is_some();
+    if mappings.active_for("camunda").next().is_none() && config.schedules.is_empty() && !serves_api
+    {
         problems.push(
             "task_mappings: no active mapping for the engine: the worker would fetch nothing; add [[task_mappings]] sections"
                 .to_owned(),
@@ -116,7 +127,7 @@ pub(super) fn check_and_prepare(
     let prepared = match (client, credentials) {
         (Some(client), Some(credentials)) if problems.is_empty() => Some(Prepared {
             client,
-            credentials,
+            credentials: std::sync::Arc::new(credentials),
         }),
         _ => None,
     };

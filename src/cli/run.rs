@@ -39,6 +39,7 @@ pub(super) async fn build_worker(
                     .join("; "),
             )
         })?;
+    let credentials = Arc::new(credentials);
     assemble_worker(
         config,
         store,
@@ -67,7 +68,7 @@ fn assemble_worker(
         .config(config.worker_config())
         .store(store)
         .callback_sender(callback)
-        .extension(Arc::new(credentials))
+        .extension(credentials)
         // The worker's own engine, for units that call it (`bptl_units::start_process`).
         .extension(Arc::new(client))
         .build()
@@ -110,6 +111,7 @@ pub(super) async fn run(path: PathBuf, admin_addr: Option<SocketAddr>) -> u8 {
             return EXIT_FAILURE;
         }
     };
+    let credentials = Arc::clone(&prepared.credentials);
     let worker = match assemble_worker(&config, Arc::clone(&store), prepared) {
         Ok(w) => w,
         Err((code, message)) => {
@@ -155,6 +157,21 @@ pub(super) async fn run(path: PathBuf, admin_addr: Option<SocketAddr>) -> u8 {
             return EXIT_USAGE;
         }
     }
+    let http_api = match crate::sources::http_api::start(
+        &config,
+        Arc::clone(&store),
+        credentials,
+        handle.clone(),
+    )
+    .await
+    {
+        Ok(api) => api,
+        Err(e) => {
+            eprintln!("error: {e}");
+            store.close().await;
+            return EXIT_USAGE;
+        }
+    };
     let retention = bptl_store::Retention {
         completed: config.store.retention,
         failed: config.store.retention_failed,
@@ -167,6 +184,9 @@ pub(super) async fn run(path: PathBuf, admin_addr: Option<SocketAddr>) -> u8 {
         )
     });
     let stats = schedules.run_with(worker).await;
+    if let Some(api) = http_api {
+        api.stop().await;
+    }
     if let Some(pruning) = retention {
         pruning.abort();
     }

@@ -62,6 +62,12 @@
 //! # variables = { format = "pdf", due = { type = "Date", value = "2027-01-01T00:00:00.000+0100" } }
 //! # active = true, catch_up = "one" | "none"
 //!
+//! [http_api]                       # the HTTP work-unit API (README, "The HTTP work-unit API")
+//! # addr = "127.0.0.1:9300"        # `worker run` serves POST /api/v1/work-unit here
+//! # timeout = "30s"                # how long a call waits for its unit (then 504)
+//! # max_tasks = 10                 # units of API calls run at once (more calls queue)
+//! # [apps."APP_ID"] api_token = { env = "APP_TOKEN" }   # who may call it
+//!
 //! # [services.NAME] and [apps."APP_ID"]: see bptl-credentials
 //! ```
 //!
@@ -250,6 +256,8 @@ pub struct Config {
     pub dashboard: DashboardConfig,
     /// `[[schedules]]` (README, "Schedules").
     pub schedules: Vec<crate::schedule::Schedule>,
+    /// `[http_api]`.
+    pub http_api: HttpApiConfig,
 }
 
 /// `[admin]`: the admin listener, serving `GET /healthz` (liveness), `GET /readyz` (readiness)
@@ -294,6 +302,28 @@ impl LogFormat {
             other => Err(format!(
                 "'{other}' is not a log format: write \"text\" or \"json\""
             )),
+        }
+    }
+}
+
+/// `[http_api]`: the HTTP work-unit API (`POST /api/v1/work-unit`), served by `worker run`
+/// when `addr` is set. Callers authenticate with an `[apps."APP_ID"] api_token`.
+#[derive(Debug, Clone)]
+pub struct HttpApiConfig {
+    /// `addr`: where `worker run` serves the API (default: not served).
+    pub addr: Option<std::net::SocketAddr>,
+    /// `timeout`: how long a call waits for its unit before answering 504 (default `30s`).
+    pub timeout: Duration,
+    /// `max_tasks`: how many units of API calls run at once; more calls wait (default 10).
+    pub max_tasks: usize,
+}
+
+impl Default for HttpApiConfig {
+    fn default() -> Self {
+        Self {
+            addr: None,
+            timeout: Duration::from_secs(30),
+            max_tasks: 10,
         }
     }
 }

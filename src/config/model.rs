@@ -23,6 +23,7 @@ pub(super) struct FileModel {
     pub callback: CallbackModel,
     pub dashboard: DashboardModel,
     pub schedules: Vec<super::schedule::ScheduleModel>,
+    pub http_api: HttpApiModel,
 }
 
 /// `[engine]`.
@@ -141,4 +142,14 @@ pub(super) struct DashboardModel {
     pub password: Option<SecretConfig>,
     pub trusted_user_header: Option<String>,
     pub trusted_proxies: Vec<String>,
+}
+
+/// `[http_api]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct HttpApiModel {
+    pub addr: Option<String>,
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Option<Duration>,
+    pub max_tasks: Option<usize>,
 }

@@ -11,11 +11,12 @@ use bptl_credentials::{SecretConfig, ServicesConfig};
 use crate::callback::CallbackAllowlist;
 
 use super::model::{
-    AdminModel, AuthModel, DashboardModel, EngineModel, FileModel, MappingModel, MetricsModel,
+    AdminModel, AuthModel, DashboardModel, EngineModel, FileModel, HttpApiModel, MappingModel,
+    MetricsModel,
 };
 use super::{
-    AdminConfig, Config, ConfigError, DashboardConfig, EngineAuthConfig, EngineConfig, LogFormat,
-    StoreConfig,
+    AdminConfig, Config, ConfigError, DashboardConfig, EngineAuthConfig, EngineConfig,
+    HttpApiConfig, LogFormat, StoreConfig,
 };
 use bptl_core::duration::format_duration;
 
@@ -101,6 +102,7 @@ pub(super) fn config(file: FileModel, problems: &mut Vec<ConfigError>) -> Config
     };
     let dashboard = dashboard(file.dashboard, problems);
     let schedules = super::schedule::schedules(file.schedules, &task_mappings, problems);
+    let http_api = http_api(file.http_api, problems);
     let config = Config {
         engine,
         task_mappings,
@@ -113,6 +115,7 @@ pub(super) fn config(file: FileModel, problems: &mut Vec<ConfigError>) -> Config
         callback_allow,
         dashboard,
         schedules,
+        http_api,
     };
     // The worker's own limits, as the worker builder checks them.
     for invalid in config.worker_config().validate() {
@@ -421,4 +424,32 @@ fn dashboard(d: DashboardModel, problems: &mut Vec<ConfigError>) -> DashboardCon
         ));
     }
     config
+}
+
+fn http_api(h: HttpApiModel, problems: &mut Vec<ConfigError>) -> HttpApiConfig {
+    let defaults = HttpApiConfig::default();
+    let addr = socket_addr("http_api.addr", h.addr, "\"127.0.0.1:9300\"", problems);
+    let timeout = h.timeout.unwrap_or(defaults.timeout);
+    if !(Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&timeout) {
+        problems.push(ConfigError::new(
+            "http_api.timeout",
+            "must be 100ms to 1h (how long a call waits for its unit)",
+        ));
+    }
+    let max_tasks = h.max_tasks.unwrap_or(defaults.max_tasks);
+    if !bptl_core::runtime::MAX_TASKS.contains(&max_tasks) {
+        problems.push(ConfigError::new(
+            "http_api.max_tasks",
+            format!(
+                "must be {} to {} (units of API calls run at once), not {max_tasks}",
+                bptl_core::runtime::MAX_TASKS.start(),
+                bptl_core::runtime::MAX_TASKS.end()
+            ),
+        ));
+    }
+    HttpApiConfig {
+        addr,
+        timeout,
+        max_tasks,
+    }
 }

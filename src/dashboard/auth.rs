@@ -9,7 +9,8 @@ use axum::http::{HeaderName, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use bptl_credentials::{ExposeSecret, SecretString};
+// `same`: constant-time comparison (for equal lengths; lengths are not secret enough to matter).
+use bptl_credentials::{ExposeSecret, SecretString, secrets_equal as same};
 
 use super::DashState;
 use crate::config::DashboardConfig;
@@ -144,11 +145,6 @@ impl Auth {
             "Bearer realm=\"bptl dashboard\""
         }
     }
-}
-
-/// Constant-time comparison (for equal lengths; lengths are not secret enough to matter).
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Whether a submitted form token is the dashboard's (constant time).

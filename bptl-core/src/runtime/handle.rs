@@ -98,6 +98,17 @@ impl WorkerHandle {
         self.graceful.is_cancelled()
     }
 
+    /// Resolves once a shutdown (graceful or immediate) was requested: for what runs beside
+    /// the worker and stops with it.
+    pub async fn shutdown_requested(&self) {
+        self.graceful.cancelled().await;
+    }
+
+    /// Resolves once an immediate shutdown was requested ([`shutdown_now`](Self::shutdown_now)).
+    pub async fn shutdown_now_requested(&self) {
+        self.immediate.cancelled().await;
+    }
+
     /// The counts so far.
     pub fn stats(&self) -> WorkerStats {
         self.counters.snapshot()
