@@ -60,6 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = format!("http://{}/api/v1/work-unit", server.local_addr());
     println!("HTTP work-unit API at {url}\n");
 
+    bptl::credentials::install_crypto_provider();
     let client = reqwest::Client::new();
     let calls = [
         (

@@ -33,6 +33,7 @@
 //! let handle = worker.handle();
 //! let running = tokio::spawn(worker.run(std::future::pending::<()>()));
 //!
+//! bptl::credentials::install_crypto_provider(); // before a client of your own (README, TLS)
 //! let answer: serde_json::Value = reqwest::Client::new()
 //!     .post(format!("http://{}/api/v1/work-unit", server.local_addr()))
 //!     .bearer_auth("s3cret")
