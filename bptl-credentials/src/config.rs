@@ -98,8 +98,9 @@ pub enum AuthKind {
 pub struct ServiceConfig {
     /// A human label.
     pub label: Option<String>,
-    /// The API root URL.
-    pub api_root: String,
+    /// The API root URL (required, except for a mail server).
+    #[serde(default)]
+    pub api_root: Option<String>,
     /// The API type (`zrc`, `drc`, ..., or any other name).
     pub api_type: String,
     /// The request timeout, e.g. `"30s"` (default 30 s).
@@ -135,6 +136,8 @@ pub struct ServiceConfig {
     pub client_cert: Option<PathBuf>,
     /// TLS: the client certificate's private key (PEM), a secret.
     pub client_key: Option<SecretConfig>,
+    /// `api_type = "smtp"`: the mail server, `[services.NAME.smtp]`.
+    pub smtp: Option<crate::smtp::SmtpConfig>,
 }
 
 /// One `[apps."APP_ID"]` section.
@@ -207,9 +210,19 @@ impl ServiceConfig {
         env: &dyn Fn(&str) -> Option<String>,
         problems: &mut Vec<ConfigProblem>,
     ) -> Option<Service> {
+        if self.api_type == crate::smtp::SMTP_TYPE || self.smtp.is_some() {
+            return crate::smtp::to_service(name, self, env, problems);
+        }
         let key = format!("services.{name}");
         let before = problems.len();
-        let mut service = match Service::new(name, &self.api_root, self.api_type.as_str()) {
+        let Some(api_root) = &self.api_root else {
+            problems.push(ConfigProblem::new(
+                format!("{key}.api_root"),
+                format!("the service '{name}' needs its API root: add api_root = \"https://...\""),
+            ));
+            return None;
+        };
+        let mut service = match Service::new(name, api_root, self.api_type.as_str()) {
             Ok(s) => Some(s),
             Err(p) => {
                 problems.push(p);

@@ -68,6 +68,7 @@ pub mod jwt;
 mod model;
 mod oauth2;
 mod secret;
+mod smtp;
 mod store;
 mod task;
 mod tls;
@@ -87,6 +88,7 @@ pub use model::{
 };
 pub use oauth2::{DEFAULT_OAUTH2_LIFETIME, OAuth2Client};
 pub use secret::{SecretConfig, secrets_equal};
+pub use smtp::{SMTP_TYPE, SmtpConfig, SmtpSecurity, SmtpServer};
 pub use store::{AuthHeaders, CredentialStore, ZgwClaims};
 pub use task::{APP_ID_VARIABLE, TaskServices};
 pub use tls::{ClientTls, TlsFiles, client_builder, install_crypto_provider};

@@ -329,6 +329,7 @@ pub struct Service {
     credentials: Option<Credentials>,
     log_bodies: LogBodies,
     tls: ClientTls,
+    smtp: Option<crate::smtp::SmtpServer>,
 }
 
 impl Service {
@@ -351,7 +352,40 @@ impl Service {
             credentials: None,
             log_bodies: LogBodies::default(),
             tls: ClientTls::default(),
+            smtp: None,
         })
+    }
+
+    /// A mail server (`api_type = "smtp"`); its `api_root` reads `smtp://HOST:PORT/`.
+    pub fn smtp(
+        name: impl Into<String>,
+        server: crate::smtp::SmtpServer,
+    ) -> Result<Service, ConfigProblem> {
+        let name = name.into();
+        let root = format!("smtp://{}:{}/", server.host(), server.port());
+        let api_root = Url::parse(&root).map_err(|e| {
+            ConfigProblem::new(
+                format!("services.{name}.smtp.host"),
+                format!("{:?} is not a host name ({e})", server.host()),
+            )
+        })?;
+        Ok(Service {
+            name,
+            label: None,
+            api_root,
+            api_type: ApiType::from(crate::smtp::SMTP_TYPE),
+            timeout: DEFAULT_TIMEOUT,
+            auth: Auth::None,
+            credentials: None,
+            log_bodies: LogBodies::default(),
+            tls: ClientTls::default(),
+            smtp: Some(server),
+        })
+    }
+
+    /// The mail server, for a service of `api_type = "smtp"`.
+    pub fn smtp_server(&self) -> Option<&crate::smtp::SmtpServer> {
+        self.smtp.as_ref()
     }
 
     /// Set the label.

@@ -2,6 +2,7 @@
 //!
 //! * [`start_process`]: start a process instance (BPTL's CallActivity).
 //! * [`http_request`]: call a configured HTTP service.
+//! * [`send_email`]: send a message through a configured mail server.
 //!
 //! Their paths, which task mappings name, are `bptl_units::NAME`, e.g.
 //! `bptl_units::http_request`. The facade `bptl` links them with
@@ -15,11 +16,13 @@
 //! let registry = Registry::global().unwrap();
 //! assert!(registry.get("bptl_units::http_request").is_some());
 //! assert!(registry.get("bptl_units::start_process").is_some());
+//! assert!(registry.get("bptl_units::send_email").is_some());
 //! ```
 
 use bptl_core::prelude::*;
 use bptl_macros::{register, require_service};
 
+mod email;
 mod files;
 mod http;
 mod process;
@@ -100,4 +103,43 @@ pub async fn start_process(task: &dyn BaseTask) -> Result<Variables, UnitError> 
 #[require_service("*", "The HTTP API to call", alias = "api")]
 pub async fn http_request(task: &dyn BaseTask) -> Result<Variables, UnitError> {
     http::run(task).await
+}
+
+/// Send an email through a configured mail server: text and HTML parts rendered from templates
+/// with the task's variables, File variables attached.
+///
+/// Sends through the mail server of the service mapped under the alias `smtp` (`api_type =
+/// "smtp"`, `[services.NAME.smtp]`: host, port, security, login, `from`, `ca_file`). The
+/// subject and bodies are [minijinja](https://docs.rs/minijinja) templates rendered with all of
+/// the task's variables (`{{ order.id }}`, `{% for line in lines %}`); a variable a template
+/// uses but the task does not have fails the task, and the HTML part is HTML-escaped. The
+/// `Message-ID` is made from the task's id, so a retried task sends the same id. A refused
+/// login, a TLS failure or any other SMTP error fails the task (retried per the mapping's
+/// retry policy), naming the service and server but never the user name or password.
+///
+/// **Required process variables**
+///
+/// * `to`: a mail address (`"a@example.org"`, `"Name <a@example.org>"`) or a list of them
+/// * `subject`: the subject, a template
+/// * `text` and/or `html`: the plain-text body and the HTML body, templates (at least one;
+///   with both the message is `multipart/alternative`)
+///
+/// **Optional process variables**
+///
+/// * `cc`: an address or a list of them
+/// * `bcc`: an address or a list of them
+/// * `attachments`: the names of File variables to attach, e.g. `["invoice"]` (file name and
+///   MIME type as the variable has them)
+///
+/// **Required services**
+///
+/// * `smtp`: the mail server (`api_type = "smtp"`)
+///
+/// **Sets the process variables**
+///
+/// * `messageId`: the message's `Message-ID`, e.g. `<bptl.TASK_ID@example.org>`
+#[register]
+#[require_service("smtp", "The mail server to send through", alias = "smtp")]
+pub async fn send_email(task: &dyn BaseTask) -> Result<Variables, UnitError> {
+    email::run(task).await
 }

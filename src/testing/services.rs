@@ -51,6 +51,15 @@ impl ServiceSpec {
         Self { name: None, keys }
     }
 
+    /// A mail server (`api_type = "smtp"`): the keys of its `[services.NAME.smtp]` table,
+    /// e.g. `json!({"host": "127.0.0.1", "port": 2525, "security": "none", "from": "a@b.example"})`.
+    pub fn smtp(server: Value) -> Self {
+        let mut keys = Map::new();
+        keys.insert("api_type".into(), Value::String("smtp".into()));
+        keys.insert("smtp".into(), server);
+        Self { name: None, keys }
+    }
+
     /// Set any key of a `[services.NAME]` section (`label`, `timeout = "10s"`, `user_id`,
     /// `scope`, ...). Secrets are given as literals (`{"env": "NAME"}` works too).
     pub fn key(mut self, key: &str, value: impl Into<Value>) -> Self {

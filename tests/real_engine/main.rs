@@ -17,5 +17,6 @@ mod errors;
 mod filters;
 mod locks;
 mod retries;
+mod start_process;
 mod variables;
 mod workers;
