@@ -121,8 +121,9 @@ pub async fn http_request(task: &dyn BaseTask) -> Result<Variables, UnitError> {
 ///
 /// * `to`: a mail address (`"a@example.org"`, `"Name <a@example.org>"`) or a list of them
 /// * `subject`: the subject, a template
-/// * `text` and/or `html`: the plain-text body and the HTML body, templates (at least one;
-///   with both the message is `multipart/alternative`)
+/// * `text`: the plain-text body, a template
+/// * `html`: the HTML body, a template (at least one of `text` and `html`; with both the
+///   message is `multipart/alternative`)
 ///
 /// **Optional process variables**
 ///

@@ -49,9 +49,9 @@ class Handler:
                     }
                 )
             elif part.get_content_type() == "text/plain":
-                text = part.get_content()
+                text = part.get_content().replace("\r\n", "\n")
             elif part.get_content_type() == "text/html":
-                html = part.get_content()
+                html = part.get_content().replace("\r\n", "\n")
         record = {
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
