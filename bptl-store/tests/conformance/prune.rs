@@ -7,35 +7,7 @@ pub(super) async fn prune_deletes_only_old_completed_records_with_their_timeline
 ) {
     let cutoff = Timestamp::now();
     let old = cutoff - SignedDuration::from_hours(24 * 31);
-    let mut keep = Vec::new();
-    let mut gone = Vec::new();
-    for status in TaskStatus::ALL {
-        for updated in [old, cutoff + SignedDuration::from_secs(1)] {
-            let mut r = record("p");
-            r.status = status;
-            r.updated_at = updated;
-            store.save(&r).await.unwrap();
-            store
-                .append_timeline(&r.key(), &entry(EventKind::Note, "x", json!(null)))
-                .await
-                .unwrap();
-            if status == TaskStatus::Completed && updated == old {
-                gone.push(r.key());
-            } else {
-                keep.push(r.key());
-            }
-        }
-    }
-    assert_eq!(store.prune_completed(cutoff).await.unwrap(), 1);
-    assert_eq!(store.prune_completed(cutoff).await.unwrap(), 0);
-    for key in &gone {
-        assert_eq!(store.get(key).await.unwrap(), None);
-        assert!(store.timeline(key).await.unwrap().is_empty());
-    }
-    for key in &keep {
-        assert!(store.get(key).await.unwrap().is_some());
-        assert_eq!(store.timeline(key).await.unwrap().len(), 1);
-    }
+    seeded_then_pruned(&*store, old, cutoff, TaskStatus::Completed).await;
     // The helper behind `prune --older-than` and `store.retention`.
     assert_eq!(
         bptl_store::prune_older_than(&*store, std::time::Duration::from_secs(3600))
@@ -61,35 +33,7 @@ pub(super) async fn prune_failed_deletes_only_old_failed_records_with_their_time
 ) {
     let cutoff = Timestamp::now();
     let old = cutoff - SignedDuration::from_hours(24 * 91);
-    let mut keep = Vec::new();
-    let mut gone = Vec::new();
-    for status in TaskStatus::ALL {
-        for updated in [old, cutoff + SignedDuration::from_secs(1)] {
-            let mut r = record("p");
-            r.status = status;
-            r.updated_at = updated;
-            store.save(&r).await.unwrap();
-            store
-                .append_timeline(&r.key(), &entry(EventKind::Note, "x", json!(null)))
-                .await
-                .unwrap();
-            if status == TaskStatus::Failed && updated == old {
-                gone.push(r.key());
-            } else {
-                keep.push(r.key());
-            }
-        }
-    }
-    assert_eq!(store.prune_failed(cutoff).await.unwrap(), 1);
-    assert_eq!(store.prune_failed(cutoff).await.unwrap(), 0);
-    for key in &gone {
-        assert_eq!(store.get(key).await.unwrap(), None);
-        assert!(store.timeline(key).await.unwrap().is_empty());
-    }
-    for key in &keep {
-        assert!(store.get(key).await.unwrap().is_some());
-        assert_eq!(store.timeline(key).await.unwrap().len(), 1);
-    }
+    seeded_then_pruned(&*store, old, cutoff, TaskStatus::Failed).await;
     // `store.retention_failed` as the worker applies it: failed records older than it go,
     // completed ones of the same age stay (their retention is not set).
     let two_hours_ago = Timestamp::now() - SignedDuration::from_hours(2);
@@ -175,4 +119,51 @@ pub(super) async fn erasing_a_process_instance_deletes_all_its_records_and_timel
     // A task of the instance stored again later starts with an empty timeline.
     store.save(&erased[0]).await.unwrap();
     assert!(store.timeline(&erased[0].key()).await.unwrap().is_empty());
+}
+
+/// One record of every status, old (`old`) and fresh (after `cutoff`), each with a timeline
+/// entry; prunes `pruned` records older than `cutoff` (twice: the second prunes nothing) and
+/// checks that exactly the old one of that status went, with its timeline.
+async fn seeded_then_pruned(
+    store: &dyn TaskStore,
+    old: Timestamp,
+    cutoff: Timestamp,
+    pruned: TaskStatus,
+) {
+    let prune = |cutoff| async move {
+        match pruned {
+            TaskStatus::Completed => store.prune_completed(cutoff).await.unwrap(),
+            TaskStatus::Failed => store.prune_failed(cutoff).await.unwrap(),
+            other => panic!("no prune for {other:?}"),
+        }
+    };
+    let mut keep = Vec::new();
+    let mut gone = Vec::new();
+    for status in TaskStatus::ALL {
+        for updated in [old, cutoff + SignedDuration::from_secs(1)] {
+            let mut r = record("p");
+            r.status = status;
+            r.updated_at = updated;
+            store.save(&r).await.unwrap();
+            store
+                .append_timeline(&r.key(), &entry(EventKind::Note, "x", json!(null)))
+                .await
+                .unwrap();
+            if status == pruned && updated == old {
+                gone.push(r.key());
+            } else {
+                keep.push(r.key());
+            }
+        }
+    }
+    assert_eq!(prune(cutoff).await, 1);
+    assert_eq!(prune(cutoff).await, 0);
+    for key in &gone {
+        assert_eq!(store.get(key).await.unwrap(), None);
+        assert!(store.timeline(key).await.unwrap().is_empty());
+    }
+    for key in &keep {
+        assert!(store.get(key).await.unwrap().is_some());
+        assert_eq!(store.timeline(key).await.unwrap().len(), 1);
+    }
 }
