@@ -73,6 +73,13 @@ fn arg(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
 }
 
+/// `check --config` on a `worker.toml` holding `text`: its exit code and output.
+fn check(text: &str) -> (i32, String) {
+    let dir = TempDir::new();
+    let config = write(&dir, "worker.toml", text);
+    run_cli(&["check", "--config", arg(&config)])
+}
+
 #[test]
 fn help_is_there_for_every_command() {
     for cmd in [
@@ -114,13 +121,9 @@ fn registry_lists_the_dummy_units() {
 
 #[test]
 fn a_key_typo_is_named_with_a_suggestion() {
-    let dir = TempDir::new();
-    let config = write(
-        &dir,
-        "worker.toml",
+    let (code, out) = check(
         "[engine]\nurl = \"http://127.0.0.1:1/engine-rest\"\nmax_task = 10\n\n[[task_mappings]]\ntopic = \"double\"\ncallback = \"bptl_dummy::Double\"\n",
     );
-    let (code, out) = run_cli(&["check", "--config", arg(&config)]);
     assert_eq!(code, 2, "{out}");
     assert!(
         out.contains("engine.max_task: unknown key; did you mean 'max_tasks'?"),
@@ -130,13 +133,9 @@ fn a_key_typo_is_named_with_a_suggestion() {
 
 #[test]
 fn check_warns_of_the_deprecated_metrics_addr() {
-    let dir = TempDir::new();
-    let config = write(
-        &dir,
-        "worker.toml",
+    let (code, out) = check(
         "[engine]\nurl = \"http://127.0.0.1:1/engine-rest\"\n\n[[task_mappings]]\ntopic = \"double\"\ncallback = \"bptl_dummy::Double\"\n\n[metrics]\naddr = \"127.0.0.1:9100\"\n",
     );
-    let (code, out) = run_cli(&["check", "--config", arg(&config)]);
     assert_eq!(code, 0, "a warning, not a problem: {out}");
     assert!(
         out.contains("warning: metrics.addr: deprecated: write [admin] addr instead"),
@@ -146,13 +145,9 @@ fn check_warns_of_the_deprecated_metrics_addr() {
 
 #[test]
 fn an_absurd_duration_is_a_problem_listed_by_check_not_a_panic() {
-    let dir = TempDir::new();
-    let config = write(
-        &dir,
-        "worker.toml",
+    let (code, out) = check(
         "[engine]\nurl = \"http://127.0.0.1:1/engine-rest\"\nlock_duration = \"99999999999999999999d\"\n",
     );
-    let (code, out) = run_cli(&["check", "--config", arg(&config)]);
     assert_eq!(code, 2, "a listed problem, not a panic (101): {out}");
     assert!(out.contains("engine.lock_duration"), "{out}");
     assert!(out.contains("too long a duration"), "{out}");
