@@ -48,22 +48,14 @@ pub use client::{
 pub use error::{CamundaError, NetworkErrorKind};
 pub use external_task::ExternalTask;
 
-/// Make rustls' _ring_ provider the process's default, unless one is installed already
-/// (feature `tls`; without it, nothing to do).
-///
-/// A `reqwest` client needs a crypto provider when TLS is compiled in (`reqwest` panics
-/// without one); [`CamundaClientBuilder::build`] calls this first. Call it before building a
-/// `reqwest` client of your own ahead of bptl's.
+/// Make rustls' _ring_ provider the process's default, unless one is installed already: the
+/// one helper of `bptl-core`, which [`CamundaClientBuilder::build`] calls first. Call it
+/// before building a `reqwest` client of your own ahead of bptl's.
 ///
 /// ```
 /// bptl_camunda::install_crypto_provider();
 /// let client = reqwest::Client::new();
 /// # drop(client);
 /// ```
-pub fn install_crypto_provider() {
-    #[cfg(feature = "tls")]
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Another thread may win the race; its provider is as good.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-}
+#[doc(inline)]
+pub use bptl_core::install_crypto_provider;

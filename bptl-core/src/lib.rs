@@ -51,6 +51,7 @@
 #[allow(unused_extern_crates)]
 extern crate self as bptl_core;
 
+pub mod crypto;
 pub mod duration;
 pub mod engine;
 pub mod error;
@@ -68,6 +69,7 @@ pub mod value;
 
 pub use async_trait::async_trait;
 pub use bptl_macros::{register, require_service};
+pub use crypto::install_crypto_provider;
 pub use engine::{Engine, EngineError, EngineErrorKind, FailureReport, FetchRequest, TopicRequest};
 pub use error::{BpmnError, Failure, UnitError};
 pub use execute::{ExecuteError, TaskRun, execute};

@@ -15,25 +15,18 @@ use std::path::PathBuf;
 use crate::config::ConfigProblem;
 use crate::secret::SecretConfig;
 
-/// Make rustls' _ring_ provider the process's default, unless one is installed already.
-///
-/// Every `reqwest` client needs a crypto provider when TLS is compiled in; bptl calls this
-/// before it builds one ([`client_builder`]). Call it yourself before building a `reqwest`
-/// client of your own ahead of bptl's (`reqwest` panics without a provider). Does nothing
-/// without the `tls` feature.
+/// Make rustls' _ring_ provider the process's default, unless one is installed already: the
+/// one helper of `bptl-core`, which bptl calls before it builds a client ([`client_builder`]).
+/// Call it yourself before building a `reqwest` client of your own ahead of bptl's (`reqwest`
+/// panics without a provider). Does nothing without the `tls` feature.
 ///
 /// ```
 /// bptl_credentials::install_crypto_provider();
 /// let client = bptl_credentials::reqwest::Client::new();
 /// # drop(client);
 /// ```
-pub fn install_crypto_provider() {
-    #[cfg(feature = "tls")]
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Another thread may win the race; its provider is as good.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-}
+#[doc(inline)]
+pub use bptl_core::install_crypto_provider;
 
 /// A `reqwest` client builder with the crypto provider installed
 /// ([`install_crypto_provider`]).
