@@ -1,16 +1,18 @@
 //! `BPTL_<SECTION>_<KEY>` environment overrides of the scalar keys of `[engine]`, `[store]`,
-//! `[admin]`, `[log]`, `[metrics]` and `[callback]`. The keys are the models' fields; the values are parsed as the
+//! `[admin]`, `[log]`, `[metrics]`, `[callback]` and `[http_api]` (`BPTL_HTTP_API_ADDR`, ...). The keys are the models' fields; the values are parsed as the
 //! field's type when the model is read (see `de`).
 
 use std::collections::BTreeMap;
 
 use super::ConfigError;
 use super::de::fields_of;
-use super::model::{AdminModel, CallbackModel, EngineModel, LogModel, MetricsModel, StoreModel};
+use super::model::{
+    AdminModel, CallbackModel, EngineModel, HttpApiModel, LogModel, MetricsModel, StoreModel,
+};
 use bptl_core::suggest::did_you_mean;
 
 /// The sections overrides apply to, with their keys.
-fn sections() -> [(&'static str, Vec<&'static str>); 6] {
+fn sections() -> [(&'static str, Vec<&'static str>); 7] {
     // `auth` is a table and `allow` a list, not scalars: they have no override.
     let scalar = |fields: &'static [&'static str]| -> Vec<&'static str> {
         fields
@@ -26,6 +28,7 @@ fn sections() -> [(&'static str, Vec<&'static str>); 6] {
         ("log", scalar(fields_of::<LogModel>())),
         ("metrics", scalar(fields_of::<MetricsModel>())),
         ("callback", scalar(fields_of::<CallbackModel>())),
+        ("http_api", scalar(fields_of::<HttpApiModel>())),
     ]
 }
 

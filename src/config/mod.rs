@@ -76,11 +76,12 @@
 //! values of the wrong type, values outside the worker's limits), each naming its key.
 //!
 //! **Environment overrides**: every scalar key of `[engine]`, `[store]`, `[admin]`, `[log]`,
-//! `[metrics]` and `[callback]` can be set with `BPTL_<SECTION>_<KEY>` in upper case, e.g.
-//! `BPTL_ENGINE_URL`, `BPTL_ENGINE_MAX_TASKS`, `BPTL_ENGINE_LOCK_DURATION`, `BPTL_STORE_URL`,
-//! `BPTL_ADMIN_ADDR`, `BPTL_LOG_FORMAT`. An override wins over the file and is read as the key's
+//! `[metrics]`, `[callback]` and `[http_api]` can be set with `BPTL_<SECTION>_<KEY>` in upper
+//! case, e.g. `BPTL_ENGINE_URL`, `BPTL_ENGINE_MAX_TASKS`, `BPTL_ENGINE_LOCK_DURATION`,
+//! `BPTL_STORE_URL`, `BPTL_ADMIN_ADDR`, `BPTL_LOG_FORMAT`, `BPTL_HTTP_API_ADDR`. An override wins over the file and is read as the key's
 //! type (a number, `true`/`false`, a duration). An unknown
-//! `BPTL_ENGINE_*`/`BPTL_STORE_*`/`BPTL_ADMIN_*`/`BPTL_LOG_*`/`BPTL_METRICS_*`/`BPTL_CALLBACK_*` variable is
+//! `BPTL_ENGINE_*`/`BPTL_STORE_*`/`BPTL_ADMIN_*`/`BPTL_LOG_*`/`BPTL_METRICS_*`/`BPTL_CALLBACK_*`/
+//! `BPTL_HTTP_API_*` variable is
 //! an error (a typo would otherwise be silently ignored).
 //!
 //! **Deprecated**: `[metrics] addr` (and `BPTL_METRICS_ADDR`) still sets the admin listener's

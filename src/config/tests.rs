@@ -344,3 +344,52 @@ fn the_log_format() {
         "log.format: 'xml' is not a log format: write \"text\" or \"json\""
     );
 }
+
+#[test]
+fn http_api_overrides() {
+    let env = |name: &str| match name {
+        "BPTL_HTTP_API_ADDR" => Some("127.0.0.1:9400".to_owned()),
+        "BPTL_HTTP_API_TIMEOUT" => Some("5s".to_owned()),
+        "BPTL_HTTP_API_MAX_TASKS" => Some("4".to_owned()),
+        _ => None,
+    };
+    let file = format!("{BASE}\n[http_api]\naddr = \"127.0.0.1:9300\"\ntimeout = \"30s\"\n");
+    let c = Config::from_toml_str(&file, &env).unwrap();
+    assert_eq!(
+        c.http_api.addr,
+        Some("127.0.0.1:9400".parse().unwrap()),
+        "the override wins"
+    );
+    assert_eq!(c.http_api.timeout, Duration::from_secs(5));
+    assert_eq!(c.http_api.max_tasks, 4);
+    // Without an [http_api] table in the file.
+    let only_env = Config::from_toml_str(BASE, &env).unwrap();
+    assert_eq!(
+        only_env.http_api.addr,
+        Some("127.0.0.1:9400".parse().unwrap())
+    );
+
+    let bad = |name: &str| match name {
+        "BPTL_HTTP_API_ADDR" => Some("somewhere".to_owned()),
+        "BPTL_HTTP_API_MAX_TASKS" => Some("many".to_owned()),
+        _ => None,
+    };
+    let shown: Vec<String> = Config::from_toml_str(BASE, &bad)
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        shown.contains(
+            &"http_api.addr: 'somewhere' is not a socket address: write e.g. \"127.0.0.1:9300\""
+                .to_owned()
+        ),
+        "{shown:?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|s| s.starts_with("BPTL_HTTP_API_MAX_TASKS:")),
+        "{shown:?}"
+    );
+}
