@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use bptl_core::runtime::{WorkerHandle, metrics};
+use bptl_core::runtime::{LoopPhase, WorkerHandle, WorkerHealth, metrics};
 use bptl_core::store::TaskKey;
 use bptl_core::{TaskStatus, TaskStore};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -52,12 +52,54 @@ pub fn prometheus() -> Result<PrometheusHandle, String> {
     Ok(handle)
 }
 
+/// A check of whether a source's listener still serves (`Err`: why not).
+type ListenerCheck = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+/// A task source beside the engine's worker that `/healthz` watches ([`Admin::watch`]).
+#[derive(Clone)]
+struct Source {
+    name: String,
+    worker: WorkerHandle,
+    listener: Option<ListenerCheck>,
+}
+
+impl Source {
+    /// Whether the source is alive while the engine's worker is `main`: see [`source_alive`].
+    fn alive(&self, main: &WorkerHandle) -> Result<(), String> {
+        source_alive(
+            &self.worker.health(),
+            self.worker.is_shutting_down(),
+            main.is_shutting_down(),
+        )?;
+        match &self.listener {
+            Some(check) if !main.is_shutting_down() => check(),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether a source's worker is alive: its fetch loop is not stuck
+/// ([`WorkerHealth::alive`]) and, unless the whole worker is shutting down (`main_stopping`),
+/// it has not stopped or begun to stop on its own (`stopping`).
+fn source_alive(health: &WorkerHealth, stopping: bool, main_stopping: bool) -> Result<(), String> {
+    health.alive()?;
+    let stopped = stopping || matches!(health.phase, LoopPhase::Stopping | LoopPhase::Stopped);
+    if stopped && !main_stopping {
+        return Err(format!(
+            "its worker is {} while the engine's worker runs",
+            health.phase.as_str()
+        ));
+    }
+    Ok(())
+}
+
 /// The admin listener of one worker: what its endpoints read.
 #[derive(Clone)]
 pub struct Admin {
     worker: WorkerHandle,
     store: Arc<dyn TaskStore>,
     engine_answer_within: Duration,
+    sources: Vec<Source>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -65,6 +107,10 @@ impl std::fmt::Debug for Admin {
         f.debug_struct("Admin")
             .field("worker_id", &self.worker.worker_id())
             .field("engine_answer_within", &self.engine_answer_within)
+            .field(
+                "sources",
+                &self.sources.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -82,7 +128,41 @@ impl Admin {
             worker,
             store,
             engine_answer_within,
+            sources: Vec::new(),
         }
+    }
+
+    /// Watch another task source in `/healthz`: `worker` runs the source `name` (`schedules`,
+    /// `http_api`) beside the engine's worker. `/healthz` fails, naming the source, when its
+    /// fetch loop is stuck or it stopped while the engine's worker runs.
+    pub fn watch(self, name: &str, worker: WorkerHandle) -> Self {
+        self.watch_source(name, worker, None)
+    }
+
+    /// [`watch`](Self::watch) a source that also serves a listener: `listener` says whether it
+    /// still serves (`Err`: why not), e.g.
+    /// [`HttpApiServer::serving`](crate::sources::http_api::HttpApiServer::serving).
+    pub fn watch_listener(
+        self,
+        name: &str,
+        worker: WorkerHandle,
+        listener: impl Fn() -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.watch_source(name, worker, Some(Arc::new(listener)))
+    }
+
+    fn watch_source(
+        mut self,
+        name: &str,
+        worker: WorkerHandle,
+        listener: Option<ListenerCheck>,
+    ) -> Self {
+        self.sources.push(Source {
+            name: name.to_owned(),
+            worker,
+            listener,
+        });
+        self
     }
 
     /// Listen on `addr` and serve `/healthz`, `/readyz` and `/metrics` in the background
@@ -135,18 +215,39 @@ impl Admin {
     fn healthz(&self) -> Response {
         let health = self.worker.health();
         let phase = health.phase.as_str();
-        match health.alive() {
-            Ok(()) => (
-                StatusCode::OK,
-                axum::Json(json!({ "status": "ok", "phase": phase })),
-            )
-                .into_response(),
-            Err(reason) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({ "status": "stuck", "phase": phase, "reason": reason })),
-            )
-                .into_response(),
+        let sources: Vec<(&str, Result<(), String>)> = self
+            .sources
+            .iter()
+            .map(|s| (s.name.as_str(), s.alive(&self.worker)))
+            .collect();
+        let mut body = match health.alive() {
+            Ok(()) => json!({ "status": "ok", "phase": phase }),
+            Err(reason) => json!({ "status": "stuck", "phase": phase, "reason": reason }),
+        };
+        let failed: Vec<String> = sources
+            .iter()
+            .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name}: {e}")))
+            .collect();
+        if !sources.is_empty() {
+            body["sources"] = sources
+                .iter()
+                .map(|(name, r)| {
+                    let text = r.as_ref().err().map_or("ok", String::as_str);
+                    ((*name).to_owned(), json!(text))
+                })
+                .collect::<serde_json::Map<_, _>>()
+                .into();
         }
+        if body["status"] == "ok" && !failed.is_empty() {
+            body["status"] = json!("down");
+            body["reason"] = json!(failed.join("; "));
+        }
+        let code = if body["status"] == "ok" {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        (code, axum::Json(body)).into_response()
     }
 
     async fn readyz(&self) -> Response {
@@ -193,5 +294,44 @@ impl Admin {
                 bptl_core::duration::format_duration(STORE_PROBE_TIMEOUT)
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn health(phase: LoopPhase, since_progress: u64) -> WorkerHealth {
+        WorkerHealth {
+            phase,
+            since_progress: Duration::from_secs(since_progress),
+            stuck_after: Duration::from_secs(120),
+            engine_up: true,
+            engine_answered_ago: Some(Duration::from_secs(1)),
+            last_engine_error: None,
+        }
+    }
+
+    #[test]
+    fn a_source_is_alive_while_its_loop_moves_and_runs_with_the_worker() {
+        assert_eq!(
+            source_alive(&health(LoopPhase::Fetching, 5), false, false),
+            Ok(())
+        );
+        assert_eq!(
+            source_alive(&health(LoopPhase::Fetching, 300), false, false),
+            Err("the fetch loop is stuck: fetching for 5m (at most 2m expected)".to_owned())
+        );
+        assert_eq!(
+            source_alive(&health(LoopPhase::Stopped, 5), true, false),
+            Err("its worker is stopped while the engine's worker runs".to_owned())
+        );
+        // Asked to stop, its loop not yet there.
+        assert!(source_alive(&health(LoopPhase::Fetching, 5), true, false).is_err());
+        // The whole worker shuts down: not a failure.
+        assert_eq!(
+            source_alive(&health(LoopPhase::Stopped, 5), true, true),
+            Ok(())
+        );
     }
 }

@@ -128,18 +128,6 @@ pub(super) async fn run(path: PathBuf, admin_addr: Option<SocketAddr>) -> u8 {
         }
     };
     let handle: WorkerHandle = worker.handle();
-    if let Some(addr) = admin_addr {
-        let admin = super::admin::Admin::new(
-            handle.clone(),
-            Arc::clone(&store),
-            config.admin.engine_answer_within,
-        );
-        if let Err(e) = admin.serve(addr).await {
-            eprintln!("error: {e}");
-            store.close().await;
-            return EXIT_FAILURE;
-        }
-    }
     #[cfg(feature = "dashboard")]
     if let Some(addr) = config.dashboard.addr {
         let served = match crate::dashboard::Dashboard::new(Arc::clone(&store), &config.dashboard) {
@@ -172,6 +160,25 @@ pub(super) async fn run(path: PathBuf, admin_addr: Option<SocketAddr>) -> u8 {
             return EXIT_USAGE;
         }
     };
+    // After the other sources started: `/healthz` watches them too.
+    if let Some(addr) = admin_addr {
+        let mut admin = super::admin::Admin::new(
+            handle.clone(),
+            Arc::clone(&store),
+            config.admin.engine_answer_within,
+        );
+        if let Some(ticks) = schedules.handle() {
+            admin = admin.watch("schedules", ticks);
+        }
+        if let Some(api) = &http_api {
+            admin = api.watched_by(admin);
+        }
+        if let Err(e) = admin.serve(addr).await {
+            eprintln!("error: {e}");
+            store.close().await;
+            return EXIT_FAILURE;
+        }
+    }
     let retention = bptl_store::Retention {
         completed: config.store.retention,
         failed: config.store.retention_failed,

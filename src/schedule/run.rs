@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use bptl_core::runtime::{Worker, WorkerError, WorkerStats, wait_for_signal};
+use bptl_core::runtime::{Worker, WorkerError, WorkerHandle, WorkerStats, wait_for_signal};
 use bptl_core::{Engine, TaskStore};
 use tracing::{info, warn};
 
@@ -32,6 +32,12 @@ impl Schedules {
         Ok(Self {
             worker: Some((worker, engine)),
         })
+    }
+
+    /// The schedule worker's handle (`None`: no schedule is active), e.g. for
+    /// [`Admin::watch`](crate::cli::Admin::watch).
+    pub fn handle(&self) -> Option<WorkerHandle> {
+        self.worker.as_ref().map(|(worker, _)| worker.handle())
     }
 
     /// Run `main` and the schedule worker until SIGINT or SIGTERM: the first signal shuts

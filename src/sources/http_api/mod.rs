@@ -51,6 +51,7 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bptl_core::{Worker, WorkerHandle, WorkerStats};
@@ -62,6 +63,9 @@ mod server;
 
 pub use auth::ApiTokens;
 pub use engine::{CallOutcome, ENGINE_TYPE, HttpEngine, HttpTask};
+
+/// The API's name in `/healthz` (`"sources": {"http_api": ...}`).
+const ENGINE_NAME_IN_HEALTH: &str = "http_api";
 
 /// The path the API is served at.
 pub const PATH: &str = "/api/v1/work-unit";
@@ -117,6 +121,8 @@ impl HttpApi {
             handle: handle.clone(),
         });
         let app = server::router(state);
+        let serving = Arc::new(AtomicBool::new(true));
+        let served = Arc::clone(&serving);
         let task = tokio::spawn(async move {
             let stopping = async move { handle.shutdown_requested().await };
             if let Err(e) = axum::serve(listener, app)
@@ -125,11 +131,13 @@ impl HttpApi {
             {
                 tracing::error!("the HTTP work-unit API stopped: {e}");
             }
+            served.store(false, Ordering::Relaxed);
         });
         tracing::info!("HTTP work-unit API on http://{local_addr}{PATH}");
         Ok(HttpApiServer {
             local_addr,
             engine: self.engine.clone(),
+            serving,
             task,
         })
     }
@@ -140,6 +148,8 @@ impl HttpApi {
 pub struct HttpApiServer {
     local_addr: SocketAddr,
     engine: HttpEngine,
+    /// Cleared when the server stops (its worker's shutdown, or the listener failed).
+    serving: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -147,6 +157,23 @@ impl HttpApiServer {
     /// Where it listens (the port chosen when serving at port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// A check of whether the server still accepts calls, for
+    /// [`Admin::watch_listener`](crate::cli::Admin::watch_listener): `Err` names the address
+    /// once it stopped (its worker's shutdown was requested, or the listener failed).
+    pub fn serving(&self) -> impl Fn() -> Result<(), String> + Send + Sync + 'static {
+        let serving = Arc::clone(&self.serving);
+        let addr = self.local_addr;
+        move || {
+            if serving.load(Ordering::Relaxed) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the HTTP work-unit API at http://{addr}{PATH} no longer accepts calls"
+                ))
+            }
+        }
     }
 
     /// After the worker stopped: answer the calls it left (503), then wait for the server to
@@ -162,10 +189,20 @@ impl HttpApiServer {
 /// and stops with it.
 pub(crate) struct RunningApi {
     worker: tokio::task::JoinHandle<WorkerStats>,
+    handle: WorkerHandle,
     server: HttpApiServer,
 }
 
 impl RunningApi {
+    /// Have `/healthz` watch the API's worker and listener (source `http_api`).
+    pub(crate) fn watched_by(&self, admin: crate::cli::Admin) -> crate::cli::Admin {
+        admin.watch_listener(
+            ENGINE_NAME_IN_HEALTH,
+            self.handle.clone(),
+            self.server.serving(),
+        )
+    }
+
     /// Wait for the API's worker to stop (it stops with its leader), then for the server.
     pub(crate) async fn stop(self) -> Option<WorkerStats> {
         let stats = self.worker.await.ok();
@@ -213,8 +250,13 @@ pub(crate) async fn start(
         leader.shutdown_now_requested().await;
         handle.shutdown_now();
     });
+    let api_handle = worker.handle();
     let worker = tokio::spawn(worker.run(std::future::pending::<()>()));
-    Ok(Some(RunningApi { worker, server }))
+    Ok(Some(RunningApi {
+        worker,
+        handle: api_handle,
+        server,
+    }))
 }
 
 /// The mappings with the `http` ones' retries at 0: a synchronous caller hears a failure at
