@@ -168,7 +168,8 @@ impl Drop for WorkerProcess {
 pub fn runs(effects: &Path) -> std::collections::BTreeMap<String, usize> {
     let mut runs = std::collections::BTreeMap::new();
     for line in std::fs::read_to_string(effects).unwrap_or_default().lines() {
-        if let Some(id) = line.split_whitespace().next() {
+        // `TASK_ID PROCESS_ID`: a task id may hold spaces (an HTTP call's `APP_ID KEY`).
+        if let Some((id, _)) = line.rsplit_once(' ') {
             *runs.entry(id.to_owned()).or_default() += 1;
         }
     }
