@@ -36,7 +36,9 @@ const MAX_NAP: Duration = Duration::from_secs(60);
 /// At its first fetch it reads the store: for a schedule with `catch_up = one` whose last
 /// recorded tick is older than the latest due tick, that tick runs once; ticks this worker took
 /// and did not finish (never started, abandoned by a crash, failed with a retry to come) are
-/// handed out again. In a store shared by several processes only ticks recorded under this
+/// handed out again. A failed tick's record keeps the retries its failure left: one with none
+/// left is over at once, only one with a retry to come has its timeline read (for when), so
+/// the start's cost does not grow with the history of failed ticks. In a store shared by several processes only ticks recorded under this
 /// worker's id are resumed (give each worker of a fleet a stable `worker_id`).
 #[derive(Clone)]
 pub struct ScheduleEngine {
@@ -198,6 +200,9 @@ impl ScheduleEngine {
                 continue;
             };
             let (due, retries) = match record.status {
+                // Its failure left no retries (the record keeps the reported retries): over,
+                // without reading its timeline, so the ticks that are over cost nothing here.
+                TaskStatus::Failed if record.retries == Some(0) => continue,
                 TaskStatus::Failed => match self.retry_after_failure(&record).await? {
                     Some(retry) => retry,
                     None => continue,
@@ -221,8 +226,9 @@ impl ScheduleEngine {
         Ok(again)
     }
 
-    /// When a failed tick runs again and with how many retries, from the failure report on its
-    /// timeline (`None`: no retries were left, the tick is over).
+    /// When a failed tick with retries to come runs again and with how many retries, from the
+    /// failure report on its timeline (`None`: no retries were left, the tick is over). Read
+    /// only for ticks whose record has retries left.
     async fn retry_after_failure(
         &self,
         record: &TaskRecord,

@@ -101,6 +101,8 @@ impl<'a, E: Engine> TaskCtx<'a, E> {
             .await
         {
             Ok(()) => {
+                // The retries the engine has now: what a restart (schedules) reads.
+                record.retries = Some(report.retries);
                 record.reported();
                 self.timeline.record(
                     EventKind::Note,

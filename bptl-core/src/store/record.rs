@@ -48,7 +48,8 @@ pub struct TaskRecord {
     pub business_key: Option<String>,
     /// The task's priority.
     pub priority: i64,
-    /// The engine's retries when the task was fetched (`None`: never failed).
+    /// The engine's retries: as the task was fetched, and after a failure was reported the
+    /// retries the report left (`Some(0)`: none, an incident). `None`: never failed.
     pub retries: Option<i32>,
     /// When the lock expires (updated on every lock extension).
     pub lock_expires_at: Option<Timestamp>,
