@@ -70,7 +70,7 @@ pub use bptl_core::{
 // The engine contract and the worker runtime.
 #[doc(inline)]
 pub use bptl_core::{
-    CallbackSender, Engine, EngineError, EngineErrorKind, FailureReport, FetchRequest,
+    CallbackSender, Engine, EngineError, EngineErrorKind, FailureReport, FetchRequest, PushEngine,
     TopicRequest, Worker, WorkerConfig, WorkerHandle, WorkerStats,
 };
 

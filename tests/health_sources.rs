@@ -25,6 +25,7 @@ use store_worker::{RECORD_RUN, WorkerProcess};
 
 /// `GET http://addr/healthz`: the status and the JSON body (`None` while nothing listens).
 async fn healthz(addr: SocketAddr) -> Option<(u16, Value)> {
+    bptl::credentials::install_crypto_provider(); // before a client of our own
     let response = reqwest::get(format!("http://{addr}/healthz")).await.ok()?;
     let status = response.status().as_u16();
     Some((status, response.json().await.unwrap()))

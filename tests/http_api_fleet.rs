@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bptl::{TaskKey, TaskStatus, TaskStore};
+use bptl::{TaskKey, TaskStatus};
 use serde_json::{Value, json};
 use store_support::{TempDir, TestDatabase};
 use store_worker::{RECORD_RUN, WorkerProcess, runs};

@@ -113,6 +113,13 @@ impl EngineError {
 ///
 /// Calls name tasks by id and worker id, so that a task can be reported after a restart with
 /// the worker id it was fetched with.
+///
+/// Every method is required, on purpose: the lease calls ([`extend_lock`](Self::extend_lock),
+/// [`lock`](Self::lock), [`unlock`](Self::unlock)) have no default, because a do-nothing
+/// default would be wrong for an engine that other workers poll (a forgotten `extend_lock`
+/// would let the lock expire under a running unit, silently). An engine that *pushes* its
+/// tasks to one worker, so that nobody else can take them (schedules, the HTTP work-unit API,
+/// a test engine), implements [`PushEngine`] instead and gets these calls from it.
 #[async_trait]
 pub trait Engine: Send + Sync + 'static {
     /// The engine type mappings name (`"camunda"`).
@@ -163,4 +170,143 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Release a task's lock so that it can be fetched again.
     async fn unlock(&self, task_id: &str) -> Result<(), EngineError>;
+}
+
+/// An engine whose tasks no other worker can take: it hands each task to the one worker that
+/// runs it (schedules, the HTTP work-unit API, a test's engine). Such an engine keeps no leases,
+/// so every type implementing `PushEngine` is an [`Engine`] whose lease calls are these:
+///
+/// * [`Engine::extend_lock`] and [`Engine::lock`] succeed without doing anything: there is no
+///   lock to keep, and nobody to take the task meanwhile;
+/// * [`Engine::unlock`] (a task the worker fetched but will not run, e.g. at shutdown) is
+///   [`release`](Self::release), by default nothing as well.
+///
+/// An engine that other workers poll (Camunda) must implement [`Engine`] itself.
+///
+/// ```
+/// use std::time::Duration;
+/// use bptl_core::{
+///     BpmnError, Engine, EngineError, FailureReport, FetchRequest, PushEngine, TaskRef, Variables,
+/// };
+///
+/// /// Hands out nothing; accepts every outcome.
+/// struct Quiet;
+///
+/// #[async_trait::async_trait]
+/// impl PushEngine for Quiet {
+///     fn engine_type(&self) -> &str { "quiet" }
+///     async fn fetch_and_lock(&self, _: &FetchRequest) -> Result<Vec<TaskRef>, EngineError> {
+///         Ok(Vec::new())
+///     }
+///     async fn complete(&self, _: &str, _: &str, _: &Variables) -> Result<(), EngineError> { Ok(()) }
+///     async fn failure(&self, _: &str, _: &str, _: &FailureReport) -> Result<(), EngineError> { Ok(()) }
+///     async fn bpmn_error(&self, _: &str, _: &str, _: &BpmnError) -> Result<(), EngineError> { Ok(()) }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// // An Engine: the lease calls need nothing.
+/// assert!(Quiet.extend_lock("t", "w", Duration::from_secs(60)).await.is_ok());
+/// assert!(Quiet.unlock("t").await.is_ok());
+/// # }
+/// ```
+#[async_trait]
+pub trait PushEngine: Send + Sync + 'static {
+    /// The engine type mappings name (`"schedule"`, `"http"`).
+    fn engine_type(&self) -> &str;
+
+    /// Hand out tasks; waits for some up to the request's long-poll time.
+    async fn fetch_and_lock(&self, request: &FetchRequest) -> Result<Vec<TaskRef>, EngineError>;
+
+    /// The task's unit succeeded with these variables.
+    async fn complete(
+        &self,
+        task_id: &str,
+        worker_id: &str,
+        variables: &Variables,
+    ) -> Result<(), EngineError>;
+
+    /// The task's unit failed.
+    async fn failure(
+        &self,
+        task_id: &str,
+        worker_id: &str,
+        failure: &FailureReport,
+    ) -> Result<(), EngineError>;
+
+    /// The task's unit raised a BPMN error.
+    async fn bpmn_error(
+        &self,
+        task_id: &str,
+        worker_id: &str,
+        error: &BpmnError,
+    ) -> Result<(), EngineError>;
+
+    /// The worker hands a fetched task back without running it (or stopped it at the end of
+    /// a shutdown's grace period): [`Engine::unlock`]. By default nothing happens.
+    async fn release(&self, task_id: &str) -> Result<(), EngineError> {
+        let _ = task_id;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<P: PushEngine> Engine for P {
+    fn engine_type(&self) -> &str {
+        PushEngine::engine_type(self)
+    }
+
+    async fn fetch_and_lock(&self, request: &FetchRequest) -> Result<Vec<TaskRef>, EngineError> {
+        PushEngine::fetch_and_lock(self, request).await
+    }
+
+    async fn complete(
+        &self,
+        task_id: &str,
+        worker_id: &str,
+        variables: &Variables,
+    ) -> Result<(), EngineError> {
+        PushEngine::complete(self, task_id, worker_id, variables).await
+    }
+
+    async fn failure(
+        &self,
+        task_id: &str,
+        worker_id: &str,
+        failure: &FailureReport,
+    ) -> Result<(), EngineError> {
+        PushEngine::failure(self, task_id, worker_id, failure).await
+    }
+
+    async fn bpmn_error(
+        &self,
+        task_id: &str,
+        worker_id: &str,
+        error: &BpmnError,
+    ) -> Result<(), EngineError> {
+        PushEngine::bpmn_error(self, task_id, worker_id, error).await
+    }
+
+    /// Nothing to extend: nobody else can take a pushed task.
+    async fn extend_lock(
+        &self,
+        _task_id: &str,
+        _worker_id: &str,
+        _duration: Duration,
+    ) -> Result<(), EngineError> {
+        Ok(())
+    }
+
+    /// Nothing to take: nobody else holds a pushed task.
+    async fn lock(
+        &self,
+        _task_id: &str,
+        _worker_id: &str,
+        _duration: Duration,
+    ) -> Result<(), EngineError> {
+        Ok(())
+    }
+
+    async fn unlock(&self, task_id: &str) -> Result<(), EngineError> {
+        self.release(task_id).await
+    }
 }

@@ -70,7 +70,9 @@ pub mod value;
 pub use async_trait::async_trait;
 pub use bptl_macros::{register, require_service};
 pub use crypto::install_crypto_provider;
-pub use engine::{Engine, EngineError, EngineErrorKind, FailureReport, FetchRequest, TopicRequest};
+pub use engine::{
+    Engine, EngineError, EngineErrorKind, FailureReport, FetchRequest, PushEngine, TopicRequest,
+};
 pub use error::{BpmnError, Failure, UnitError};
 pub use execute::{ExecuteError, TaskRun, execute};
 pub use mapping::{MappingError, RetryPolicy, TaskMapping, TaskMappings};

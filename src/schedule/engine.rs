@@ -1,4 +1,4 @@
-//! [`ScheduleEngine`]: the clock as an [`Engine`]. Its fetch waits for the next due tick and
+//! [`ScheduleEngine`]: the clock as an [`Engine`](bptl_core::Engine) (a [`PushEngine`]). Its fetch waits for the next due tick and
 //! takes the tick in the store before handing it out; outcomes end the tick or hand it out
 //! again after the retry wait.
 
@@ -13,7 +13,7 @@ use tracing::{debug, info, warn};
 
 use bptl_core::store::TaskFilter;
 use bptl_core::{
-    BpmnError, Engine, EngineError, EngineErrorKind, FailureReport, FetchRequest, TaskRecord,
+    BpmnError, EngineError, EngineErrorKind, FailureReport, FetchRequest, PushEngine, TaskRecord,
     TaskRef, TaskStatus, TaskStore, Variables,
 };
 
@@ -371,8 +371,10 @@ fn store_error(e: bptl_core::StoreError) -> EngineError {
     )
 }
 
+/// A push engine: a tick is handed to the one worker whose insert stored its record, so there
+/// is no lock to keep; a released tick is handed out again at once.
 #[async_trait]
-impl Engine for ScheduleEngine {
+impl PushEngine for ScheduleEngine {
     fn engine_type(&self) -> &str {
         ENGINE_TYPE
     }
@@ -487,35 +489,7 @@ impl Engine for ScheduleEngine {
         Ok(())
     }
 
-    async fn extend_lock(
-        &self,
-        task_id: &str,
-        _worker_id: &str,
-        duration: Duration,
-    ) -> Result<(), EngineError> {
-        match self.state().out.get_mut(task_id) {
-            Some(task) => {
-                task.lock_expires_at = expiry(Timestamp::now(), duration);
-                Ok(())
-            }
-            None => Err(EngineError::new(
-                EngineErrorKind::NotFound,
-                format!("schedules: no tick {task_id} is running"),
-            )),
-        }
-    }
-
-    async fn lock(
-        &self,
-        _task_id: &str,
-        _worker_id: &str,
-        _duration: Duration,
-    ) -> Result<(), EngineError> {
-        // Nothing else hands out a tick that this worker holds.
-        Ok(())
-    }
-
-    async fn unlock(&self, task_id: &str) -> Result<(), EngineError> {
+    async fn release(&self, task_id: &str) -> Result<(), EngineError> {
         if let Some(task) = self.ended(task_id) {
             self.again(task, Duration::ZERO);
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bptl_core::{
-    BpmnError, Engine, EngineError, EngineErrorKind, FailureReport, FetchRequest, TaskRef,
+    BpmnError, EngineError, EngineErrorKind, FailureReport, FetchRequest, PushEngine, TaskRef,
     Variables,
 };
 use tokio::sync::watch;
@@ -51,7 +51,7 @@ impl OneTaskEngine {
 }
 
 #[async_trait]
-impl Engine for OneTaskEngine {
+impl PushEngine for OneTaskEngine {
     fn engine_type(&self) -> &str {
         bptl_core::mapping::DEFAULT_ENGINE
     }
@@ -95,27 +95,5 @@ impl Engine for OneTaskEngine {
         error: &BpmnError,
     ) -> Result<(), EngineError> {
         self.hear(task_id, EngineHears::BpmnError(error.clone()))
-    }
-
-    async fn extend_lock(
-        &self,
-        _task_id: &str,
-        _worker_id: &str,
-        _duration: Duration,
-    ) -> Result<(), EngineError> {
-        Ok(())
-    }
-
-    async fn lock(
-        &self,
-        _task_id: &str,
-        _worker_id: &str,
-        _duration: Duration,
-    ) -> Result<(), EngineError> {
-        Ok(())
-    }
-
-    async fn unlock(&self, _task_id: &str) -> Result<(), EngineError> {
-        Ok(())
     }
 }

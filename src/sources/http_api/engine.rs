@@ -1,15 +1,14 @@
 //! The push engine behind the HTTP API: the handler [`push`](HttpEngine::push)es a call's task
 //! and awaits its [`CallOutcome`]; the worker runtime fetches the task like any engine's and
-//! reports its outcome through the [`Engine`] calls, which resolve the handler's wait.
+//! reports its outcome through the [`Engine`](bptl_core::Engine) calls, which resolve the handler's wait.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bptl_core::{
-    BaseTask, BpmnError, Engine, EngineError, FailureReport, FetchRequest, TaskRef, UnitError,
+    BaseTask, BpmnError, EngineError, FailureReport, FetchRequest, PushEngine, TaskRef, UnitError,
     Variables,
 };
 use jiff::{SignedDuration, Timestamp};
@@ -170,8 +169,9 @@ impl HttpEngine {
     }
 }
 
+/// A push engine: nobody else can take an HTTP call's task, so there is no lock to keep.
 #[async_trait]
-impl Engine for HttpEngine {
+impl PushEngine for HttpEngine {
     fn engine_type(&self) -> &str {
         ENGINE_TYPE
     }
@@ -246,26 +246,7 @@ impl Engine for HttpEngine {
         Ok(())
     }
 
-    async fn extend_lock(
-        &self,
-        _task_id: &str,
-        _worker_id: &str,
-        _duration: Duration,
-    ) -> Result<(), EngineError> {
-        // Nobody else can take an HTTP call's task: its lock only tells the runtime it runs.
-        Ok(())
-    }
-
-    async fn lock(
-        &self,
-        _task_id: &str,
-        _worker_id: &str,
-        _duration: Duration,
-    ) -> Result<(), EngineError> {
-        Ok(())
-    }
-
-    async fn unlock(&self, task_id: &str) -> Result<(), EngineError> {
+    async fn release(&self, task_id: &str) -> Result<(), EngineError> {
         self.resolve(
             task_id,
             CallOutcome::NotStarted(
