@@ -25,8 +25,13 @@ use store_worker::{RECORD_RUN, WorkerProcess};
 
 /// `GET http://addr/healthz`: the status and the JSON body (`None` while nothing listens).
 async fn healthz(addr: SocketAddr) -> Option<(u16, Value)> {
+    get(addr, "/healthz").await
+}
+
+/// `GET http://addr/PATH`: the status and the JSON body (`None` while nothing listens).
+async fn get(addr: SocketAddr, path: &str) -> Option<(u16, Value)> {
     bptl::credentials::install_crypto_provider(); // before a client of our own
-    let response = reqwest::get(format!("http://{addr}/healthz")).await.ok()?;
+    let response = reqwest::get(format!("http://{addr}{path}")).await.ok()?;
     let status = response.status().as_u16();
     Some((status, response.json().await.unwrap()))
 }
@@ -106,6 +111,21 @@ async fn healthz_fails_naming_a_source_that_stopped_while_the_worker_runs() {
         ok["sources"],
         json!({ "schedules": "ok", "http_api": "ok" })
     );
+    // Ready once the engine answered a fetch: the sources are listed there too.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let ready = loop {
+        let (status, body) = get(admin, "/readyz").await.unwrap();
+        if status == 200 {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "/readyz never 200: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        ready,
+        json!({ "status": "ready", "engine": "ok", "store": "ok",
+                "sources": { "schedules": "ok", "http_api": "ok" } })
+    );
 
     // The API's worker stops on its own: its listener closes, the engine's worker runs on.
     api_handle.shutdown();
@@ -117,6 +137,14 @@ async fn healthz_fails_naming_a_source_that_stopped_while_the_worker_runs() {
         "http_api: its worker is stopped while the engine's worker runs"
     );
     assert_eq!(down["sources"]["schedules"], "ok");
+    // Not ready either: the API no longer takes calls.
+    let (status, not_ready) = get(admin, "/readyz").await.unwrap();
+    assert_eq!(status, 503, "{not_ready}");
+    assert_eq!(not_ready["status"], "not_ready");
+    assert_eq!(
+        not_ready["reason"],
+        "http_api: its worker is stopped while the engine's worker runs"
+    );
     let serving = server.serving();
     assert_eq!(
         serving(),

@@ -93,6 +93,29 @@ fn source_alive(health: &WorkerHealth, stopping: bool, main_stopping: bool) -> R
     Ok(())
 }
 
+/// `"sources": {"NAME": "ok" or why not, ...}` in `body`, when there are sources.
+fn add_sources(body: &mut serde_json::Value, sources: &[(&str, Result<(), String>)]) {
+    if sources.is_empty() {
+        return;
+    }
+    let states: serde_json::Map<String, serde_json::Value> = sources
+        .iter()
+        .map(|(name, r)| {
+            let text = r.as_ref().err().map_or("ok", String::as_str);
+            ((*name).to_owned(), json!(text))
+        })
+        .collect();
+    body["sources"] = states.into();
+}
+
+/// `NAME: why` of each part that failed.
+fn failures(parts: &[(&str, Result<(), String>)]) -> Vec<String> {
+    parts
+        .iter()
+        .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name}: {e}")))
+        .collect()
+}
+
 /// The admin listener of one worker: what its endpoints read.
 #[derive(Clone)]
 pub struct Admin {
@@ -212,32 +235,24 @@ impl Admin {
         Ok(local)
     }
 
+    /// Each watched source with whether it is alive.
+    fn sources_alive(&self) -> Vec<(&str, Result<(), String>)> {
+        self.sources
+            .iter()
+            .map(|s| (s.name.as_str(), s.alive(&self.worker)))
+            .collect()
+    }
+
     fn healthz(&self) -> Response {
         let health = self.worker.health();
         let phase = health.phase.as_str();
-        let sources: Vec<(&str, Result<(), String>)> = self
-            .sources
-            .iter()
-            .map(|s| (s.name.as_str(), s.alive(&self.worker)))
-            .collect();
+        let sources = self.sources_alive();
         let mut body = match health.alive() {
             Ok(()) => json!({ "status": "ok", "phase": phase }),
             Err(reason) => json!({ "status": "stuck", "phase": phase, "reason": reason }),
         };
-        let failed: Vec<String> = sources
-            .iter()
-            .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name}: {e}")))
-            .collect();
-        if !sources.is_empty() {
-            body["sources"] = sources
-                .iter()
-                .map(|(name, r)| {
-                    let text = r.as_ref().err().map_or("ok", String::as_str);
-                    ((*name).to_owned(), json!(text))
-                })
-                .collect::<serde_json::Map<_, _>>()
-                .into();
-        }
+        add_sources(&mut body, &sources);
+        let failed = failures(&sources);
         if body["status"] == "ok" && !failed.is_empty() {
             body["status"] = json!("down");
             body["reason"] = json!(failed.join("; "));
@@ -253,28 +268,22 @@ impl Admin {
     async fn readyz(&self) -> Response {
         let engine = self.worker.health().engine_ready(self.engine_answer_within);
         let store = self.store_takes_writes().await;
+        let sources = self.sources_alive();
         let text = |r: &Result<(), String>| match r {
             Ok(()) => "ok".to_owned(),
             Err(e) => e.clone(),
         };
-        let body = json!({ "engine": text(&engine), "store": text(&store) });
-        match (&engine, &store) {
-            (Ok(()), Ok(())) => {
-                let mut body = body;
-                body["status"] = json!("ready");
-                (StatusCode::OK, axum::Json(body)).into_response()
-            }
-            _ => {
-                let reason = [("engine", &engine), ("store", &store)]
-                    .into_iter()
-                    .filter_map(|(what, r)| r.as_ref().err().map(|e| format!("{what}: {e}")))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let mut body = body;
-                body["status"] = json!("not_ready");
-                body["reason"] = json!(reason);
-                (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
-            }
+        let mut body = json!({ "engine": text(&engine), "store": text(&store) });
+        add_sources(&mut body, &sources);
+        let mut failed = failures(&[("engine", engine), ("store", store)]);
+        failed.extend(failures(&sources));
+        if failed.is_empty() {
+            body["status"] = json!("ready");
+            (StatusCode::OK, axum::Json(body)).into_response()
+        } else {
+            body["status"] = json!("not_ready");
+            body["reason"] = json!(failed.join("; "));
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
         }
     }
 
