@@ -80,9 +80,14 @@ struct SmtpServer {
 }
 
 impl SmtpServer {
-    /// Start it, or `None` (after saying why) when `aiosmtpd` is not installed; under `CI`
-    /// that is a failure.
+    /// Start it (STARTTLS), or `None` (after saying why) when `aiosmtpd` is not installed;
+    /// under `CI` that is a failure.
     async fn start() -> Option<SmtpServer> {
+        Self::start_in("starttls").await
+    }
+
+    /// Start it in `mode`: `starttls`, or `tls` (TLS from the first byte).
+    async fn start_in(mode: &str) -> Option<SmtpServer> {
         let found = std::process::Command::new("python3")
             .args(["-c", "import aiosmtpd"])
             .stdout(Stdio::null())
@@ -107,7 +112,7 @@ impl SmtpServer {
             .arg(port.to_string())
             .arg(certificates.path("server.pem"))
             .arg(certificates.path("server.key"))
-            .args([USER, PASSWORD])
+            .args([USER, PASSWORD, mode])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -280,6 +285,30 @@ async fn sends_text_html_and_an_attachment_over_starttls_with_login() {
         "{:?}",
         run.timeline()
     );
+}
+
+#[tokio::test]
+async fn sends_over_tls_from_the_first_byte_with_login() {
+    let Some(mut server) = SmtpServer::start_in("tls").await else {
+        return;
+    };
+    let mut table = server.table(PASSWORD);
+    table["security"] = json!("tls");
+    let run = server
+        .unit(table)
+        .variables(variables! {
+            "to": "alice@example.org", "subject": "Order {{ id }}", "text": "order {{ id }}",
+            "id": "A-18",
+        })
+        .run()
+        .await;
+    run.assert_completed();
+    let got = server.received().await;
+    assert_eq!(got["tls"], json!(true), "{got}");
+    assert_eq!(got["authenticated"], json!(true), "{got}");
+    assert_eq!(got["rcpt_tos"], json!(["alice@example.org"]));
+    assert_eq!(got["subject"], json!("Order A-18"));
+    assert_eq!(got["text"].as_str().map(str::trim_end), Some("order A-18"));
 }
 
 #[tokio::test]
