@@ -14,7 +14,7 @@ use super::error::RestError;
 use super::faults::Faults;
 use bptl_camunda::wire::{ExternalTaskBody, FetchAndLockBody};
 
-use super::state::{Effects, State, now_ms, validate_fetch};
+use super::state::{Effects, HistoryLimit, State, now_ms, validate_fetch};
 
 /// Camunda parks at most this many fetchAndLock requests.
 pub(crate) const MAX_PARKED: usize = 200;
@@ -45,10 +45,10 @@ impl Drop for ParkedGuard<'_> {
 }
 
 impl EngineCore {
-    /// A fresh engine core.
-    pub(crate) fn new() -> Self {
+    /// A fresh engine core that keeps the history of at most `history_limit` ended instances.
+    pub(crate) fn new(history_limit: HistoryLimit) -> Self {
         Self {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State::new(history_limit)),
             faults: Faults::default(),
             shutdown: CancellationToken::new(),
             timer_wake: Notify::new(),
@@ -190,7 +190,7 @@ impl EngineCore {
 
 impl Default for EngineCore {
     fn default() -> Self {
-        Self::new()
+        Self::new(HistoryLimit::default())
     }
 }
 

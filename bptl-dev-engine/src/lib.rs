@@ -50,10 +50,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::RestError;
 pub use faults::{Endpoint, FaultAction, Faults};
-pub use state::InstanceState;
+pub use state::{DEFAULT_HISTORY_LIMIT, InstanceState};
 
 use engine::EngineCore;
-use state::{DeploymentRequest, DeploymentResource, TaskQuery};
+use state::{DeploymentRequest, DeploymentResource, HistoryLimit, TaskQuery};
 
 /// Parses BPMN XML as a deployment does: the keys of its executable processes, or the
 /// problems a deployment would report. For the fuzz targets in `fuzz/` (feature `fuzzing`).
@@ -107,10 +107,11 @@ pub struct DeployedDefinition {
     pub version: i64,
 }
 
-/// Builder for a [`DevEngine`] (port choice).
+/// Builder for a [`DevEngine`]: its port and how much history it keeps.
 #[derive(Debug, Clone, Default)]
 pub struct DevEngineBuilder {
     port: u16,
+    history_limit: HistoryLimit,
 }
 
 impl DevEngineBuilder {
@@ -120,9 +121,27 @@ impl DevEngineBuilder {
         self
     }
 
+    /// Keeps the history (`/history/...`, [`DevEngine::history_variables`],
+    /// [`DevEngine::instance_state`]) of at most this many ended process instances (at least
+    /// one; default [`DEFAULT_HISTORY_LIMIT`], 10 000): when one more ends, the one that ended
+    /// first is forgotten, as if Camunda's history cleanup had removed it. Running instances
+    /// are always kept. This bounds the memory and the history queries of a long run.
+    ///
+    /// ```
+    /// # async fn demo() -> Result<(), bptl_dev_engine::DevEngineError> {
+    /// let engine = bptl_dev_engine::DevEngine::builder().history_limit(100).start().await?;
+    /// # engine.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn history_limit(mut self, ended_instances: usize) -> Self {
+        self.history_limit = HistoryLimit(ended_instances.max(1));
+        self
+    }
+
     /// Starts the engine.
     pub async fn start(self) -> Result<DevEngine, DevEngineError> {
-        let core = Arc::new(EngineCore::new());
+        let core = Arc::new(EngineCore::new(self.history_limit));
         let timer_core = core.clone();
         tokio::spawn(async move { timer_core.run_timer().await });
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));

@@ -35,9 +35,9 @@ impl State {
             delete_reason: None,
             open_task: None,
         };
-        set_variables(&mut instance, variables, now);
+        set_variables(&mut instance, &mut self.history_ids, variables, now);
+        self.active.insert(&instance);
         self.instances.insert(id.clone(), instance);
-        self.active_instances += 1;
         let start = def.model.start.clone();
         let effects = self.advance(&id, &start);
         (id, effects)
@@ -112,6 +112,7 @@ impl State {
     ) {
         let open_task = match self.instances.get_mut(instance_id) {
             Some(instance) if instance.state == InstanceState::Active => {
+                self.active.remove(instance);
                 instance.state = state;
                 instance.end_time = Some(now_ms());
                 instance.delete_reason = reason;
@@ -119,10 +120,10 @@ impl State {
             }
             _ => return,
         };
-        self.active_instances = self.active_instances.saturating_sub(1);
         if let Some(task) = open_task {
             self.remove_task(&task);
         }
+        self.retire(instance_id);
     }
 
     pub(super) fn remove_task(&mut self, task_id: &str) -> Option<Task> {
@@ -188,7 +189,7 @@ impl State {
 
     /// The number of running instances.
     pub(crate) fn active_instance_count(&self) -> usize {
-        self.active_instances
+        self.active.len()
     }
 
     /// `DELETE /process-instance/{id}`.
@@ -247,26 +248,10 @@ impl State {
 
     /// A historic variable instance by its id (`GET /history/variable-instance/{id}/data`).
     pub(crate) fn history_variable(&self, id: &str) -> Result<StoredVariable, RestError> {
-        self.instances
-            .values()
-            .find_map(|i| {
-                let process_scope = i
-                    .var_meta
-                    .iter()
-                    .find(|(_, m)| m.id == id)
-                    .and_then(|(name, _)| i.variables.get(name));
-                let local = || {
-                    i.local_history
-                        .values()
-                        .find(|l| l.meta.id == id)
-                        .map(|l| &l.var)
-                };
-                process_scope.or_else(local).cloned()
-            })
-            .ok_or_else(|| {
-                RestError::invalid_not_found(format!(
-                    "Historic variable instance with Id '{id}' does not exist."
-                ))
-            })
+        self.historic_variable(id).cloned().ok_or_else(|| {
+            RestError::invalid_not_found(format!(
+                "Historic variable instance with Id '{id}' does not exist."
+            ))
+        })
     }
 }

@@ -19,6 +19,7 @@ use super::variables::{StoredVariable, VariableContext, Variables, parse_variabl
 
 mod deploy;
 mod fetch;
+mod history;
 mod index;
 mod instances;
 mod render;
@@ -26,6 +27,9 @@ mod tasks;
 
 pub(crate) use deploy::{Deployed, DeploymentRequest, DeploymentResource};
 pub(crate) use fetch::{Locked, validate_fetch};
+pub use history::DEFAULT_HISTORY_LIMIT;
+pub(crate) use history::HistoryLimit;
+use history::{ActiveInstances, Ended, HistoryIds, set_local_history, set_variables};
 
 /// Camunda cuts incident messages to this many characters.
 const MAX_INCIDENT_MESSAGE: usize = 666;
@@ -231,8 +235,16 @@ pub(crate) struct State {
     deployments: Vec<Deployment>,
     definitions: HashMap<String, Arc<Definition>>,
     versions: HashMap<String, Vec<Arc<Definition>>>,
+    /// The running instances and the kept history of ended ones (see [`history`]).
     instances: HashMap<String, Instance>,
-    active_instances: usize,
+    /// The running instances, indexed.
+    active: ActiveInstances,
+    /// The ended instances in `instances`, oldest first.
+    ended: Ended,
+    /// How many ended instances are kept.
+    history_limit: HistoryLimit,
+    /// Historic variable instances by id.
+    history_ids: HistoryIds,
     tasks: HashMap<String, Task>,
     /// The fetchable tasks per topic (see [`index`]).
     queues: HashMap<String, TopicQueue>,
@@ -247,6 +259,14 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// An empty state that keeps the history of at most `history_limit` ended instances.
+    pub(crate) fn new(history_limit: HistoryLimit) -> Self {
+        Self {
+            history_limit,
+            ..Self::default()
+        }
+    }
+
     /// The change signal of a topic.
     pub(crate) fn signal(&mut self, topic: &str) -> &watch::Sender<()> {
         self.signals
@@ -275,47 +295,6 @@ fn string_var(value: Option<&str>) -> StoredVariable {
         value: value.map_or(Value::Null, |v| Value::String(v.to_string())),
         value_info: Map::new(),
         data: None,
-    }
-}
-
-fn set_variables(instance: &mut Instance, variables: Vec<(String, StoredVariable)>, now: i64) {
-    for (name, var) in variables {
-        instance
-            .var_meta
-            .entry(name.clone())
-            .or_insert_with(|| HistoryVar {
-                id: new_id(),
-                create_time: now,
-            });
-        instance.variables.insert(name, var);
-    }
-}
-
-/// Records variables set locally on `task`'s execution for the history.
-fn set_local_history(
-    instance: &mut Instance,
-    task: &Task,
-    local: &[(String, StoredVariable)],
-    now: i64,
-) {
-    for (name, var) in local {
-        let key = (name.clone(), task.execution_id.clone());
-        match instance.local_history.get_mut(&key) {
-            Some(existing) => existing.var = var.clone(),
-            None => {
-                instance.local_history.insert(
-                    key,
-                    LocalVar {
-                        var: var.clone(),
-                        meta: HistoryVar {
-                            id: new_id(),
-                            create_time: now,
-                        },
-                        activity_instance_id: task.activity_instance_id.clone(),
-                    },
-                );
-            }
-        }
     }
 }
 

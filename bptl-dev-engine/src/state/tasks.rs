@@ -45,8 +45,8 @@ impl State {
         };
         let now = now_ms();
         if let Some(instance) = self.instances.get_mut(&task.instance_id) {
-            set_local_history(instance, &task, &local, now);
-            set_variables(instance, variables, now);
+            set_local_history(instance, &mut self.history_ids, &task, &local, now);
+            set_variables(instance, &mut self.history_ids, variables, now);
         }
         Ok(self.advance(&task.instance_id, &task.activity_id))
     }
@@ -84,7 +84,7 @@ impl State {
         let mut effects = Effects::default();
         let instance_id = self.task(id)?.instance_id.clone();
         if let Some(instance) = self.instances.get_mut(&instance_id) {
-            set_variables(instance, variables, now);
+            set_variables(instance, &mut self.history_ids, variables, now);
         }
         let needs_incident;
         let topic;
@@ -94,7 +94,7 @@ impl State {
                 return Err(RestError::task_not_found(id));
             };
             if let Some(instance) = self.instances.get_mut(&task.instance_id) {
-                set_local_history(instance, task, &local, now);
+                set_local_history(instance, &mut self.history_ids, task, &local, now);
             }
             for (name, var) in local {
                 task.local_variables.insert(name, var);
@@ -173,7 +173,7 @@ impl State {
         let Some(instance) = self.instances.get_mut(&task.instance_id) else {
             return Ok(Effects::default());
         };
-        set_variables(instance, variables, now);
+        set_variables(instance, &mut self.history_ids, variables, now);
         match boundary {
             Some(b) => {
                 let mut extra = Vec::new();
@@ -183,7 +183,7 @@ impl State {
                 if let Some(name) = &b.message_variable {
                     extra.push((name.clone(), string_var(error_message)));
                 }
-                set_variables(instance, extra, now);
+                set_variables(instance, &mut self.history_ids, extra, now);
                 Ok(self.advance(&task.instance_id, &b.id))
             }
             None => {

@@ -56,7 +56,12 @@ impl Answer {
 
 impl Api {
     pub async fn new() -> Api {
-        let engine = DevEngine::start().await.expect("dev engine starts");
+        Api::with(DevEngine::builder()).await
+    }
+
+    /// [`Api::new`] with an engine of this builder.
+    pub async fn with(builder: bptl_dev_engine::DevEngineBuilder) -> Api {
+        let engine = builder.start().await.expect("dev engine starts");
         engine
             .deploy_file(fixture("double.bpmn"))
             .expect("double deploys");

@@ -165,15 +165,13 @@ impl State {
         key: Option<&str>,
         business_key: Option<&str>,
     ) -> Vec<Value> {
-        let mut list: Vec<&Instance> = self
-            .instances
-            .values()
-            .filter(|i| i.state == InstanceState::Active)
+        self.active
+            .matching(key, business_key)
+            .filter_map(|id| self.instances.get(id))
             .filter(|i| key.is_none_or(|k| k == i.definition.key))
             .filter(|i| business_key.is_none_or(|b| Some(b) == i.business_key.as_deref()))
-            .collect();
-        list.sort_by(|a, b| a.start_time.cmp(&b.start_time).then(a.id.cmp(&b.id)));
-        list.into_iter().map(Self::process_instance_json).collect()
+            .map(Self::process_instance_json)
+            .collect()
     }
 
     /// `GET /process-instance/{id}/variables`.
