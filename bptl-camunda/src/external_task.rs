@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use bptl_core::{BaseTask, DateValue, FileValue, UnitError, Value, Variables};
 use jiff::Timestamp;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::client::CamundaClient;
 use crate::error::CamundaError;
@@ -117,28 +117,6 @@ impl TryFrom<ExternalTaskBody> for ExternalTask {
             suspended: b.suspended.unwrap_or_default(),
             variables: b.variables.unwrap_or_default(),
         })
-    }
-}
-
-/// Deserialize `null` as the type's default (Camunda sends `null` for empty collections).
-pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
-}
-
-/// Deserialize an optional date in Camunda's format.
-pub(crate) fn optional_date<'de, D>(deserializer: D) -> Result<Option<DateValue>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    match Option::<String>::deserialize(deserializer)? {
-        None => Ok(None),
-        Some(text) => DateValue::parse(&text)
-            .map(Some)
-            .map_err(serde::de::Error::custom),
     }
 }
 

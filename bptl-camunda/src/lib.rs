@@ -43,7 +43,8 @@ pub use client::{
     AuthProvider, BpmnErrorRequest, CamundaClient, CamundaClientBuilder, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_LONG_POLL_MARGIN, DEFAULT_TIMEOUT, Deployment, DeploymentRequest, EngineAuth,
     ExternalTaskQuery, FailureRequest, FetchAndLock, FetchSorting, FetchTopic,
-    HistoricProcessInstance, Incident, ProcessDefinition, ProcessInstance, SortOrder, StartProcess,
+    HistoricProcessInstance, HistoricVariableInstance, Incident, ProcessDefinition,
+    ProcessInstance, SortOrder, StartProcess,
 };
 pub use error::{CamundaError, NetworkErrorKind};
 pub use external_task::ExternalTask;

@@ -321,7 +321,12 @@ impl DevEngine {
 
     /// Open incidents, optionally of one instance (same JSON as `GET /incident`).
     pub fn incidents(&self, instance_id: Option<&str>) -> Vec<Value> {
-        self.core.lock().incidents_json(instance_id, None, None)
+        self.core
+            .lock()
+            .incidents(instance_id, None, None)
+            .into_iter()
+            .map(|incident| serde_json::to_value(incident).unwrap_or_default())
+            .collect()
     }
 
     /// Open external tasks (same JSON as `GET /external-task`), optionally of one topic.

@@ -26,8 +26,8 @@ pub use builder::{
 };
 pub use model::{
     BpmnErrorRequest, Deployment, DeploymentRequest, ExternalTaskQuery, FailureRequest,
-    FetchAndLock, FetchSorting, FetchTopic, HistoricProcessInstance, Incident, ProcessDefinition,
-    ProcessInstance, SortOrder, StartProcess,
+    FetchAndLock, FetchSorting, FetchTopic, HistoricProcessInstance, HistoricVariableInstance,
+    Incident, ProcessDefinition, ProcessInstance, SortOrder, StartProcess,
 };
 
 use crate::error::CamundaError;

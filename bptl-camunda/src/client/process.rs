@@ -7,7 +7,10 @@ use reqwest::Method;
 use reqwest::header;
 use serde_json::{Value as Json, json};
 
-use super::{CamundaClient, HistoricProcessInstance, Incident, ProcessInstance, StartProcess};
+use super::{
+    CamundaClient, HistoricProcessInstance, HistoricVariableInstance, Incident, ProcessInstance,
+    StartProcess,
+};
 use crate::error::CamundaError;
 use crate::variables::{variables_from_typed, variables_to_typed};
 
@@ -126,7 +129,7 @@ impl CamundaClient {
         process_instance_id: &str,
     ) -> Result<Variables, CamundaError> {
         let (builder, call) = self.request(Method::GET, &["history", "variable-instance"]);
-        let items: Vec<serde_json::Map<String, Json>> = self
+        let items: Vec<HistoricVariableInstance> = self
             .send_json(
                 &call,
                 builder.query(&[
@@ -138,28 +141,29 @@ impl CamundaClient {
         let mut variables = Variables::new();
         let mut process_scoped = std::collections::BTreeSet::new();
         for item in &items {
-            let Some(name) = item.get("name").and_then(Json::as_str) else {
+            let name = item.name.as_str();
+            if name.is_empty() {
                 continue;
-            };
+            }
             let scope = item
-                .get("activityInstanceId")
-                .or_else(|| item.get("executionId"))
-                .and_then(Json::as_str);
+                .activity_instance_id
+                .as_deref()
+                .or(item.execution_id.as_deref());
             let is_process_scope = scope.is_none_or(|s| s == process_instance_id);
             if process_scoped.contains(name) && !is_process_scope {
                 continue;
             }
-            let mut value = crate::variables::from_typed(name, &Json::Object(item.clone()))?;
+            let mut value = crate::variables::from_typed(name, &item.typed_json())?;
             // History answers Bytes without their value (`"value": null`, unlike the runtime
             // API): the content is at `.../variable-instance/{id}/data`.
             let is_bytes = item
-                .get("type")
-                .and_then(Json::as_str)
+                .type_name
+                .as_deref()
                 .and_then(crate::variables::canonical_type)
                 == Some("Bytes");
             if is_bytes
                 && value == bptl_core::Value::Null
-                && let Some(id) = item.get("id").and_then(Json::as_str)
+                && let Some(id) = &item.id
             {
                 value = bptl_core::Value::Bytes(self.get_historic_variable_data(id).await?);
             }

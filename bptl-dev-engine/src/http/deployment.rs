@@ -4,8 +4,9 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::HeaderMap;
+use bptl_camunda::wire::ProcessDefinition;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{Answer, Core, ok, query, self_link};
 use crate::error::RestError;
@@ -46,9 +47,11 @@ pub(super) async fn deploy(
     }
     let mut out = core.run(|s| {
         let deployed = s.deploy(req)?;
-        Ok((s.deployed_json(&deployed), Default::default()))
+        Ok((s.deployed(&deployed), Default::default()))
     })?;
-    self_link(&mut out, &headers, "deployment");
+    if let Some(deployment) = &mut out {
+        deployment.links = vec![self_link(&headers, "deployment", &deployment.id)];
+    }
     Ok(ok(&out))
 }
 
@@ -72,7 +75,7 @@ pub(super) struct DefinitionQuery {
 fn definitions_for(
     core: &Core,
     q: Result<Query<DefinitionQuery>, QueryRejection>,
-) -> Result<Vec<Value>, RestError> {
+) -> Result<Vec<ProcessDefinition>, RestError> {
     let q = query(q)?;
     Ok(core
         .lock()
@@ -83,7 +86,7 @@ pub(super) async fn definitions(
     State(core): State<Core>,
     q: Result<Query<DefinitionQuery>, QueryRejection>,
 ) -> Answer {
-    Ok(ok(&Value::Array(definitions_for(&core, q)?)))
+    Ok(ok(&definitions_for(&core, q)?))
 }
 
 pub(super) async fn definitions_count(
@@ -95,10 +98,10 @@ pub(super) async fn definitions_count(
 
 pub(super) async fn definition_by_key(State(core): State<Core>, Path(key): Path<String>) -> Answer {
     let def = core.lock().latest(&key)?;
-    Ok(ok(&EngineState::definition_json(&def)))
+    Ok(ok(&EngineState::definition_body(&def)))
 }
 
 pub(super) async fn definition_by_id(State(core): State<Core>, Path(id): Path<String>) -> Answer {
     let def = core.lock().definition(&id)?;
-    Ok(ok(&EngineState::definition_json(&def)))
+    Ok(ok(&EngineState::definition_body(&def)))
 }

@@ -3,7 +3,6 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use serde_json::Value;
 
 use super::process::binary_response;
 use super::{Answer, Core, InstanceQuery, ok, query};
@@ -21,17 +20,17 @@ pub(super) async fn history_instances(
     q: Result<Query<InstanceQuery>, QueryRejection>,
 ) -> Answer {
     let q = query(q)?;
-    let list = core.lock().history_instances_json(
+    let list = core.lock().history_instances(
         q.process_instance_id.as_deref(),
         q.process_definition_key.as_deref(),
         q.finished,
         q.unfinished,
     );
-    Ok(ok(&Value::Array(list)))
+    Ok(ok(&list))
 }
 
 pub(super) async fn history_instance(State(core): State<Core>, Path(id): Path<String>) -> Answer {
-    Ok(ok(&core.lock().history_instance_json(&id)?))
+    Ok(ok(&core.lock().history_instance_body(&id)?))
 }
 
 pub(super) async fn history_variables(
@@ -44,7 +43,7 @@ pub(super) async fn history_variables(
         q.variable_name.as_deref(),
         q.deserialize_values != Some(false),
     );
-    Ok(ok(&Value::Array(list)))
+    Ok(ok(&list))
 }
 
 pub(super) async fn incidents(
@@ -52,10 +51,10 @@ pub(super) async fn incidents(
     q: Result<Query<InstanceQuery>, QueryRejection>,
 ) -> Answer {
     let q = query(q)?;
-    let list = core.lock().incidents_json(
+    let list = core.lock().incidents(
         q.process_instance_id.as_deref(),
         q.incident_type.as_deref(),
         q.configuration.as_deref(),
     );
-    Ok(ok(&Value::Array(list)))
+    Ok(ok(&list))
 }

@@ -13,9 +13,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use bptl_camunda::wire::Link;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::engine::EngineCore;
 use super::error::RestError;
@@ -244,10 +245,11 @@ fn rest_root(headers: &HeaderMap) -> String {
     format!("http://{host}/engine-rest")
 }
 
-/// Sets `links` to Camunda's one `self` link: `GET {root}/{path}/{id}`.
-fn self_link(out: &mut Value, headers: &HeaderMap, path: &str) {
-    if let Some(id) = out.get("id").and_then(Value::as_str) {
-        let href = format!("{}/{path}/{id}", rest_root(headers));
-        out["links"] = json!([{"method": "GET", "href": href, "rel": "self"}]);
+/// The `self` link of the resource `path/id`, as Camunda puts it into a create answer's `links`: `GET {root}/{path}/{id}`.
+fn self_link(headers: &HeaderMap, path: &str, id: &str) -> Link {
+    Link {
+        href: Some(format!("{}/{path}/{id}", rest_root(headers))),
+        method: Some("GET".to_owned()),
+        rel: Some("self".to_owned()),
     }
 }

@@ -50,9 +50,11 @@ fn start(core: &Core, def: Arc<Definition>, body: StartBody, headers: &HeaderMap
     let vars = request_variables(body.variables.as_ref(), VariableContext::Start(&def.id))?;
     let mut out = core.run(|s| {
         let (id, effects) = s.start_instance(def, vars, body.business_key);
-        Ok((s.started_instance_json(&id), effects))
+        Ok((s.started_instance(&id), effects))
     })?;
-    self_link(&mut out, headers, "process-instance");
+    if let Some(instance) = &mut out {
+        instance.links = vec![self_link(headers, "process-instance", &instance.id)];
+    }
     Ok(ok(&out))
 }
 
@@ -61,15 +63,15 @@ pub(super) async fn instances(
     q: Result<Query<InstanceQuery>, QueryRejection>,
 ) -> Answer {
     let q = query(q)?;
-    let list = core.lock().instances_json(
+    let list = core.lock().instances(
         q.process_definition_key.as_deref(),
         q.business_key.as_deref(),
     );
-    Ok(ok(&Value::Array(list)))
+    Ok(ok(&list))
 }
 
 pub(super) async fn instance(State(core): State<Core>, Path(id): Path<String>) -> Answer {
-    Ok(ok(&core.lock().instance_json(&id)?))
+    Ok(ok(&core.lock().instance(&id)?))
 }
 
 pub(super) async fn delete_instance(

@@ -39,12 +39,17 @@ pub(crate) fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
+/// Milliseconds since the epoch as a date in the system time zone, as Camunda answers dates.
+pub(crate) fn date_value(ms: i64) -> DateValue {
+    let timestamp = jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let offset = jiff::tz::TimeZone::system().to_offset(timestamp);
+    DateValue { timestamp, offset }
+}
+
 /// Formats milliseconds since the epoch as a Camunda date in the system time zone (with the
 /// one Camunda date formatter, [`DateValue::to_camunda_string`]).
 pub(crate) fn format_date(ms: i64) -> String {
-    let timestamp = jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    let offset = jiff::tz::TimeZone::system().to_offset(timestamp);
-    DateValue { timestamp, offset }.to_camunda_string()
+    date_value(ms).to_camunda_string()
 }
 
 /// A random UUID-shaped id, like Camunda's default id generator.

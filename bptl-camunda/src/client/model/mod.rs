@@ -6,12 +6,16 @@ mod process;
 
 use std::time::Duration;
 
-pub use deployment::{Deployment, DeploymentRequest, ProcessDefinition};
+pub use crate::wire::{
+    Deployment, HistoricProcessInstance, HistoricVariableInstance, Incident, ProcessDefinition,
+    ProcessInstance,
+};
+pub use deployment::DeploymentRequest;
 pub use external_task::{
     BpmnErrorRequest, ExternalTaskQuery, FailureRequest, FetchAndLock, FetchSorting, FetchTopic,
     SortOrder,
 };
-pub use process::{HistoricProcessInstance, Incident, ProcessInstance, StartProcess};
+pub use process::StartProcess;
 
 /// Milliseconds, as Camunda's durations travel.
 pub(crate) fn millis(duration: Duration) -> i64 {

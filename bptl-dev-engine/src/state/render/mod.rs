@@ -4,9 +4,11 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use bptl_camunda::wire::{Deployment as DeploymentBody, ProcessDefinition, ProcessInstance};
+use bptl_core::DateValue;
+use serde_json::Value;
 
-use super::{Definition, Deployed, Deployment, Instance, InstanceState, State, format_date};
+use super::{Definition, Deployed, Deployment, Instance, InstanceState, State, date_value};
 use crate::error::RestError;
 use crate::variables::variables_to_json;
 
@@ -14,73 +16,61 @@ mod history;
 mod tasks;
 
 /// An optional date as Camunda answers it (`null` when absent).
-fn opt_date(ms: Option<i64>) -> Value {
-    ms.map_or(Value::Null, |m| Value::String(format_date(m)))
+fn opt_date(ms: Option<i64>) -> Option<DateValue> {
+    ms.map(date_value)
 }
 
 impl Definition {
-    fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "key": self.key,
-            "category": self.model.category,
-            "description": null,
-            "name": self.model.name,
-            "version": self.version,
-            "resource": self.resource,
-            "deploymentId": self.deployment_id,
-            "diagram": null,
-            "suspended": false,
-            "tenantId": null,
-            "versionTag": self.model.version_tag,
-            "historyTimeToLive": self.model.history_ttl_days,
-            "startableInTasklist": true,
-        })
+    fn to_body(&self) -> ProcessDefinition {
+        ProcessDefinition {
+            category: self.model.category.clone(),
+            deployment_id: Some(self.deployment_id.clone()),
+            description: None,
+            diagram: None,
+            history_time_to_live: self.model.history_ttl_days,
+            id: self.id.clone(),
+            key: self.key.clone(),
+            name: self.model.name.clone(),
+            resource: Some(self.resource.clone()),
+            startable_in_tasklist: true,
+            suspended: false,
+            tenant_id: None,
+            version: i32::try_from(self.version).unwrap_or(i32::MAX),
+            version_tag: self.model.version_tag.clone(),
+        }
     }
 }
 
 impl State {
-    /// A deployment as `GET /deployment` and `GET /deployment/{id}` answer it: without the
-    /// `deployed*Definitions` fields the create answer has.
-    pub(super) fn deployment_resource_json(d: &Deployment) -> Value {
-        json!({
-            "id": d.id,
-            "name": d.name,
-            "source": d.source,
-            "tenantId": null,
-            "deploymentTime": format_date(d.time),
-            "links": [],
-        })
-    }
-
-    /// The answer of `POST /deployment/create`: the deployment, with the definitions it
-    /// created (`null` for an unchanged duplicate).
-    pub(crate) fn deployed_json(&self, deployed: &Deployed) -> Value {
-        match self.deployments.get(deployed.index) {
-            Some(d) => self.deployment_json(d, deployed.created),
-            None => Value::Null,
+    /// A deployment with the definitions it created (none for an unchanged duplicate).
+    fn deployment_body(&self, d: &Deployment, with_definitions: bool) -> DeploymentBody {
+        let definitions = d
+            .definitions
+            .iter()
+            .filter(|_| with_definitions)
+            .filter_map(|id| self.definitions.get(id))
+            .map(|def| (def.id.clone(), def.to_body()))
+            .collect();
+        DeploymentBody {
+            deployed_case_definitions: None,
+            deployed_decision_definitions: None,
+            deployed_decision_requirements_definitions: None,
+            deployed_process_definitions: definitions,
+            deployment_time: Some(date_value(d.time)),
+            id: d.id.clone(),
+            links: Vec::new(),
+            name: d.name.clone(),
+            source: d.source.clone(),
+            tenant_id: None,
         }
     }
 
-    fn deployment_json(&self, d: &Deployment, with_definitions: bool) -> Value {
-        let defs: Map<String, Value> = d
-            .definitions
-            .iter()
-            .filter_map(|id| self.definitions.get(id))
-            .map(|def| (def.id.clone(), def.to_json()))
-            .collect();
-        json!({
-            "id": d.id,
-            "name": d.name,
-            "source": d.source,
-            "tenantId": null,
-            "deploymentTime": format_date(d.time),
-            "links": [],
-            "deployedProcessDefinitions": if with_definitions && !defs.is_empty() { Value::Object(defs) } else { Value::Null },
-            "deployedCaseDefinitions": null,
-            "deployedDecisionDefinitions": null,
-            "deployedDecisionRequirementsDefinitions": null,
-        })
+    /// The answer of `POST /deployment/create`: the deployment, with the definitions it
+    /// created.
+    pub(crate) fn deployed(&self, deployed: &Deployed) -> Option<DeploymentBody> {
+        self.deployments
+            .get(deployed.index)
+            .map(|d| self.deployment_body(d, deployed.created))
     }
 
     /// `GET /deployment/{id}`.
@@ -88,25 +78,23 @@ impl State {
         self.deployments
             .iter()
             .find(|d| d.id == id)
-            .map(Self::deployment_resource_json)
+            .map(|d| self.deployment_body(d, false).resource_json())
             .ok_or_else(|| {
                 RestError::not_found(format!("Deployment with id '{id}' does not exist"))
             })
     }
 
     /// `GET /deployment`.
-    pub(crate) fn deployments(&self) -> Value {
-        Value::Array(
-            self.deployments
-                .iter()
-                .map(Self::deployment_resource_json)
-                .collect(),
-        )
+    pub(crate) fn deployments(&self) -> Vec<Value> {
+        self.deployments
+            .iter()
+            .map(|d| self.deployment_body(d, false).resource_json())
+            .collect()
     }
 
     /// `GET /process-definition/key/{key}` and `/process-definition/{id}`.
-    pub(crate) fn definition_json(def: &Definition) -> Value {
-        def.to_json()
+    pub(crate) fn definition_body(def: &Definition) -> ProcessDefinition {
+        def.to_body()
     }
 
     /// `GET /process-definition`.
@@ -115,7 +103,7 @@ impl State {
         key: Option<&str>,
         latest_only: bool,
         version: Option<i64>,
-    ) -> Vec<Value> {
+    ) -> Vec<ProcessDefinition> {
         let mut out: Vec<&Arc<Definition>> = Vec::new();
         for (k, versions) in &self.versions {
             if key.is_some_and(|key| key != k) {
@@ -129,48 +117,46 @@ impl State {
         }
         out.retain(|d| version.is_none_or(|v| v == d.version));
         out.sort_by(|a, b| a.key.cmp(&b.key).then(a.version.cmp(&b.version)));
-        out.into_iter().map(|d| d.to_json()).collect()
+        out.into_iter().map(|d| d.to_body()).collect()
     }
 
     /// A process instance as `POST .../start` and `GET /process-instance/{id}` answer it.
-    fn process_instance_json(i: &Instance) -> Value {
-        json!({
-            "id": i.id,
-            "definitionId": i.definition.id,
-            "definitionKey": i.definition.key,
-            "businessKey": i.business_key,
-            "caseInstanceId": null,
-            "ended": i.state != InstanceState::Active,
-            "suspended": false,
-            "tenantId": null,
-            "links": [],
-        })
+    fn process_instance(i: &Instance) -> ProcessInstance {
+        ProcessInstance {
+            business_key: i.business_key.clone(),
+            case_instance_id: None,
+            definition_id: Some(i.definition.id.clone()),
+            definition_key: Some(i.definition.key.clone()),
+            ended: i.state != InstanceState::Active,
+            id: i.id.clone(),
+            links: Vec::new(),
+            suspended: false,
+            tenant_id: None,
+        }
     }
 
     /// The answer of `POST .../start`: the instance, which may have ended already.
-    pub(crate) fn started_instance_json(&self, id: &str) -> Value {
-        self.instances
-            .get(id)
-            .map_or(Value::Null, Self::process_instance_json)
+    pub(crate) fn started_instance(&self, id: &str) -> Option<ProcessInstance> {
+        self.instances.get(id).map(Self::process_instance)
     }
 
     /// `GET /process-instance/{id}`.
-    pub(crate) fn instance_json(&self, id: &str) -> Result<Value, RestError> {
-        self.active_instance(id).map(Self::process_instance_json)
+    pub(crate) fn instance(&self, id: &str) -> Result<ProcessInstance, RestError> {
+        self.active_instance(id).map(Self::process_instance)
     }
 
-    /// `GET /process-instance`.
-    pub(crate) fn instances_json(
+    /// `GET /process-instance`: the running instances, oldest first.
+    pub(crate) fn instances(
         &self,
         key: Option<&str>,
         business_key: Option<&str>,
-    ) -> Vec<Value> {
+    ) -> Vec<ProcessInstance> {
         self.active
             .matching(key, business_key)
             .filter_map(|id| self.instances.get(id))
             .filter(|i| key.is_none_or(|k| k == i.definition.key))
             .filter(|i| business_key.is_none_or(|b| Some(b) == i.business_key.as_deref()))
-            .map(Self::process_instance_json)
+            .map(Self::process_instance)
             .collect()
     }
 

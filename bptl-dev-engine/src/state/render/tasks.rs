@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use bptl_camunda::wire::{ExternalTaskBody, FetchAndLockBody};
 use serde_json::{Map, Value};
 
+use super::super::format_date;
 use super::super::{Locked, State, Task, TaskQuery, now_ms};
-use super::format_date;
 use crate::bpmn::NodeKind;
 use crate::error::RestError;
 

@@ -1,7 +1,10 @@
 //! The bodies of Camunda's requests and answers as they travel, shared by the client and the
 //! dev engine (`bptl-dev-engine`): the external-task requests (the client writes them, the
-//! dev engine reads them), and the external task, the typed value and the error body of the
-//! answers (the dev engine writes them, the client reads them).
+//! dev engine reads them), and the answers (the dev engine writes them, the client reads
+//! them): the external task, the typed value, the error body, and the resources of
+//! [`deployment`] (deployments, process definitions) and [`process`] (process instances,
+//! historic process and variable instances, incidents). The client returns the latter as
+//! they are (`bptl_camunda::ProcessInstance` is [`ProcessInstance`]).
 //!
 //! Every field is optional and keeps the JSON type Camunda reads it as, so that a reader can
 //! answer a missing or wrong field the way Camunda does (`workerId` missing is a
@@ -28,6 +31,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+pub mod deployment;
+pub(crate) mod fields;
+pub mod process;
+
+pub use deployment::{Deployment, Link, ProcessDefinition};
+pub use process::{HistoricProcessInstance, HistoricVariableInstance, Incident, ProcessInstance};
 
 /// The body of `POST /external-task/fetchAndLock`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
