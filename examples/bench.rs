@@ -1,14 +1,19 @@
-//! The benchmark: `cargo run --release --example bench -- --tasks 20000 --concurrency 64`.
+//! The in-process benchmark: `cargo run --release --example bench -- --tasks 20000
+//! --concurrency 64 [--shape none|realistic] [--unit async|blocking] [--store URL]`.
 //!
 //! Runs the dev engine in a separate OS process (this binary re-executed with
-//! `--engine-only`), and the worker with a no-op unit in this process, so that the figures are
-//! the worker's alone: tasks/s, p50/p99 latency from task creation to the engine's answer to the
-//! completion, worker CPU time per task and RSS (idle and peak, from /proc on Linux).
+//! `--engine-only`), and the worker (the library, built in this process; `bench/peers.sh`
+//! measures the CLI as users run it) with a no-op unit in this process, so that the figures
+//! are the worker's alone: tasks/s, p50/p99 latency from task creation to the engine's answer
+//! to the completion, worker CPU time per task and RSS (idle and peak, from /proc on Linux).
+//! `--shape realistic` starts every instance with 10 variables of mixed types (about 2 KB,
+//! examples/bench_peers/shapes.rs); `--unit blocking` runs a plain `fn` unit (on the blocking
+//! pool) instead of an `async fn`.
 //!
-//! `--engine-only --port P --tasks N --start-delay-ms D` runs just the engine: it prints
-//! `READY <url>`, waits D ms, starts N instances of a one-task process (topic `bench`) and
-//! runs until its stdin closes. `bench/js-bench.sh` uses it to measure the official JS client
-//! on the same workload.
+//! `--engine-only --port P --tasks N --start-delay-ms D [--shape S]` runs just the engine: it
+//! prints `READY <url>`, waits D ms, starts N instances of a one-task process (topic `bench`)
+//! and runs until its stdin closes. `bench/js-bench.sh` uses it to measure the official JS
+//! client on the same workload.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -22,12 +27,27 @@ use bptl::runtime::{Worker, WorkerConfig};
 use bptl::{InMemoryStore, TaskFilter, TaskMapping, TaskMappings, TaskStore};
 use jiff::Timestamp;
 
+#[path = "bench_peers/shapes.rs"]
+mod shapes;
+
 /// Creation time of each task, by task id (recorded by the unit, read after the run).
 static CREATED: LazyLock<Mutex<HashMap<String, Timestamp>>> = LazyLock::new(Mutex::default);
 
 /// Do nothing (remember the task's creation time for the latency figures).
 #[register]
 async fn noop(task: &dyn BaseTask) -> Result<Variables, UnitError> {
+    remember_created(task);
+    Ok(Variables::new())
+}
+
+/// Do nothing, as a blocking unit (remember the task's creation time).
+#[register]
+fn noop_blocking(task: &dyn BaseTask) -> Result<(), UnitError> {
+    remember_created(task);
+    Ok(())
+}
+
+fn remember_created(task: &dyn BaseTask) {
     if let Some(created) = task
         .downcast_ref::<ExternalTask>()
         .and_then(|t| t.create_time)
@@ -37,7 +57,6 @@ async fn noop(task: &dyn BaseTask) -> Result<Variables, UnitError> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(task.task_id().to_owned(), created.timestamp);
     }
-    Ok(Variables::new())
 }
 
 const BPMN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -58,6 +77,8 @@ struct Args {
     port: u16,
     start_delay_ms: u64,
     store: Option<String>,
+    shape: String,
+    blocking: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -68,6 +89,8 @@ fn parse_args() -> Result<Args, String> {
         port: 0,
         start_delay_ms: 2000,
         store: None,
+        shape: "none".to_owned(),
+        blocking: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -89,9 +112,20 @@ fn parse_args() -> Result<Args, String> {
                         .ok_or("--store needs a URL, e.g. sqlite:///tmp/bench.db")?,
                 )
             }
+            "--shape" => {
+                args.shape = it.next().ok_or("--shape needs none or realistic")?;
+                shapes::start_variables(&args.shape)?;
+            }
+            "--unit" => {
+                args.blocking = match it.next().as_deref() {
+                    Some("async") => false,
+                    Some("blocking") => true,
+                    _ => return Err("--unit needs async or blocking".into()),
+                }
+            }
             "--help" | "-h" => {
                 println!(
-                    "bench [--tasks N] [--concurrency C] [--store URL (default: in memory; e.g. sqlite:///tmp/bench.db)]   (engine-only: --engine-only --port P --tasks N --start-delay-ms D)"
+                    "bench [--tasks N] [--concurrency C] [--shape none|realistic] [--unit async|blocking] [--store URL (default: in memory; e.g. sqlite:///tmp/bench.db)]   (engine-only: --engine-only --port P --tasks N --start-delay-ms D [--shape S])"
                 );
                 std::process::exit(0);
             }
@@ -126,8 +160,9 @@ fn engine_only(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         println!("READY {}", engine.url());
         std::io::stdout().flush()?;
         tokio::time::sleep(Duration::from_millis(args.start_delay_ms)).await;
+        let variables = shapes::start_variables(&args.shape)?;
         for _ in 0..args.tasks {
-            engine.start_process("bench", serde_json::json!({}), None)?;
+            engine.start_process("bench", variables.clone(), None)?;
         }
         eprintln!("started {} instances", args.tasks);
         // Run until the parent closes stdin (or kills us).
@@ -159,6 +194,8 @@ async fn worker_side(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             &args.tasks.to_string(),
             "--start-delay-ms",
             &start_delay_ms.to_string(),
+            "--shape",
+            &args.shape,
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -180,7 +217,11 @@ async fn worker_side(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .registry(bptl::Registry::global()?.clone())
         .mappings(TaskMappings::new([TaskMapping::new(
             "bench",
-            "bench::noop",
+            if args.blocking {
+                "bench::noop_blocking"
+            } else {
+                "bench::noop"
+            },
         )])?)
         .store(store.clone())
         .config(WorkerConfig {
@@ -238,8 +279,10 @@ async fn worker_side(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let n = stats.completed as f64;
     println!(
-        "bptl worker (Rust), {} tasks, concurrency {}, store {}",
+        "bptl worker (Rust, in process), {} tasks, shape {}, {} unit, concurrency {}, store {}",
         args.tasks,
+        args.shape,
+        if args.blocking { "blocking" } else { "async" },
         args.concurrency,
         args.store
             .as_deref()

@@ -153,3 +153,20 @@ async fn dummy_accepts_anything() {
     assert_eq!(out.expect("ok"), Variables::new());
     assert_eq!(run.status().as_str(), "performed");
 }
+
+#[tokio::test]
+async fn the_noops_complete_with_nothing_one_async_one_blocking() {
+    let registry = Registry::global().expect("registry");
+    for (unit, kind) in [
+        ("noop", bptl::UnitKind::AsyncFn),
+        ("noop_blocking", bptl::UnitKind::BlockingFn),
+    ] {
+        let entry = registry
+            .get(&format!("bptl_dummy::{unit}"))
+            .expect("registered");
+        assert_eq!(entry.kind, kind, "{unit}");
+        let (run, out) = run_unit(unit, variables! { "x": 1 }).await;
+        assert_eq!(out.expect("ok"), Variables::new(), "{unit}");
+        assert_eq!(run.status().as_str(), "performed", "{unit}");
+    }
+}

@@ -1,7 +1,8 @@
 //! Demonstration work units for bptl, documented in the recommended format.
 //!
 //! They show both ways of writing a unit and serve the quickstart, the examples and the tests:
-//! `dummy`, `Double`, `echo`, `sleep`, `fail`, `bpmn_error` and `fetch_json`.
+//! `dummy`, `noop`, `noop_blocking`, `Double`, `echo`, `sleep`, `fail`, `bpmn_error` and
+//! `fetch_json`.
 //!
 //! A binary that wants them in its registry must link this crate, e.g. with
 //! `use bptl_dummy as _;` (the facade `bptl` does this when its `dummy` feature is on).
@@ -36,6 +37,27 @@ pub fn dummy(task: &dyn BaseTask) -> Result<(), UnitError> {
         variables = %variables.to_json(),
         "dummy unit ran"
     );
+    Ok(())
+}
+
+/// Complete at once, reading and setting nothing (an async unit; the benchmarks' no-op).
+///
+/// **Sets the process variables**
+///
+/// * none
+#[register]
+pub async fn noop(_task: &dyn BaseTask) -> Result<Variables, UnitError> {
+    Ok(Variables::new())
+}
+
+/// Complete at once, reading and setting nothing, as a plain (blocking) function: it runs on
+/// the blocking thread pool like any blocking unit (the benchmarks' blocking no-op).
+///
+/// **Sets the process variables**
+///
+/// * none
+#[register]
+pub fn noop_blocking(_task: &dyn BaseTask) -> Result<(), UnitError> {
     Ok(())
 }
 
