@@ -27,6 +27,10 @@ use bptl::runtime::{Worker, WorkerConfig};
 use bptl::{InMemoryStore, TaskFilter, TaskMapping, TaskMappings, TaskStore};
 use jiff::Timestamp;
 
+// Shared with bench_peers, which reads the load average too.
+#[path = "bench_peers/procfs.rs"]
+#[allow(dead_code)]
+mod procfs;
 #[path = "bench_peers/shapes.rs"]
 mod shapes;
 
@@ -58,17 +62,6 @@ fn remember_created(task: &dyn BaseTask) {
             .insert(task.task_id().to_owned(), created.timestamp);
     }
 }
-
-const BPMN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="D" targetNamespace="bench">
-  <bpmn:process id="bench" isExecutable="true">
-    <bpmn:startEvent id="Start"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:serviceTask id="Noop" camunda:type="external" camunda:topic="bench"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing></bpmn:serviceTask>
-    <bpmn:endEvent id="End"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Noop" />
-    <bpmn:sequenceFlow id="F2" sourceRef="Noop" targetRef="End" />
-  </bpmn:process>
-</bpmn:definitions>"#;
 
 struct Args {
     tasks: usize,
@@ -156,7 +149,7 @@ fn engine_only(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             .port(args.port)
             .start()
             .await?;
-        engine.deploy_str("bench.bpmn", BPMN)?;
+        engine.deploy_str("bench.bpmn", shapes::BPMN)?;
         println!("READY {}", engine.url());
         std::io::stdout().flush()?;
         tokio::time::sleep(Duration::from_millis(args.start_delay_ms)).await;
@@ -236,8 +229,9 @@ async fn worker_side(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 
     // Idle: long polling, nothing to do.
     tokio::time::sleep(Duration::from_millis(start_delay_ms - 300)).await;
-    let idle_rss = proc_status_kb("VmRSS");
-    let cpu_before = cpu_seconds();
+    let me = std::process::id();
+    let idle_rss = procfs::status_mb(me, "VmRSS");
+    let cpu_before = procfs::cpu_seconds(me);
 
     let deadline = Instant::now() + Duration::from_secs(600);
     while handle.stats().completed < args.tasks as u64 {
@@ -246,7 +240,7 @@ async fn worker_side(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let cpu = cpu_seconds() - cpu_before;
+    let cpu = procfs::cpu_seconds(me) - cpu_before;
     handle.shutdown();
     let stats = running.await?;
     drop(child.stdin.take());
@@ -298,41 +292,10 @@ async fn worker_side(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         "  CPU per task    {:>10.1} µs (user + system)",
         cpu / n * 1e6
     );
-    println!("  RSS idle        {:>10.1} MB", idle_rss / 1024.0);
+    println!("  RSS idle        {:>10.1} MB", idle_rss);
     println!(
         "  RSS peak        {:>10.1} MB",
-        proc_status_kb("VmHWM") / 1024.0
+        procfs::status_mb(me, "VmHWM")
     );
     Ok(())
-}
-
-/// User + system CPU seconds of this process (Linux /proc; 0 elsewhere).
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of the full line: 11 and 12 after the name.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// A `/proc/self/status` field in kB (0 elsewhere).
-fn proc_status_kb(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0.0)
 }

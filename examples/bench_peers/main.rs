@@ -32,17 +32,6 @@ use bptl_dev_engine::DevEngine;
 use peers::{Peer, Programs};
 use serde_json::json;
 
-const BPMN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="D" targetNamespace="bench">
-  <bpmn:process id="bench" isExecutable="true">
-    <bpmn:startEvent id="Start"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:serviceTask id="Work" camunda:type="external" camunda:topic="bench"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing></bpmn:serviceTask>
-    <bpmn:endEvent id="End"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Work" />
-    <bpmn:sequenceFlow id="F2" sourceRef="Work" targetRef="End" />
-  </bpmn:process>
-</bpmn:definitions>"#;
-
 struct Options {
     programs: Programs,
     peers: Vec<Peer>,
@@ -129,7 +118,7 @@ struct Run {
 
 async fn fresh_engine() -> Result<DevEngine, Box<dyn std::error::Error>> {
     let engine = DevEngine::builder().port(0).start().await?;
-    engine.deploy_str("bench.bpmn", BPMN)?;
+    engine.deploy_str("bench.bpmn", shapes::BPMN)?;
     Ok(engine)
 }
 

@@ -1,7 +1,19 @@
-//! The task shapes of the benchmarks (`examples/bench.rs` and `examples/bench_peers`): the
-//! variables each instance starts with.
+//! The workload of the benchmarks (`examples/bench.rs` and `examples/bench_peers`): the
+//! process, and the variables each instance starts with (the task shapes).
 
 use serde_json::{Value, json};
+
+/// The process of every benchmark: start → external task (topic `bench`) → end.
+pub(crate) const BPMN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="D" targetNamespace="bench">
+  <bpmn:process id="bench" isExecutable="true">
+    <bpmn:startEvent id="Start"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:serviceTask id="Noop" camunda:type="external" camunda:topic="bench"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing></bpmn:serviceTask>
+    <bpmn:endEvent id="End"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="F1" sourceRef="Start" targetRef="Noop" />
+    <bpmn:sequenceFlow id="F2" sourceRef="Noop" targetRef="End" />
+  </bpmn:process>
+</bpmn:definitions>"#;
 
 /// The start variables of a shape.
 pub(crate) fn start_variables(shape: &str) -> Result<Value, String> {
