@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::client::CamundaClient;
 use crate::error::CamundaError;
-use crate::variables::variables_from_typed;
+use crate::variables::variables_from_typed_map;
 use crate::wire::ExternalTaskBody;
 
 /// An external task as Camunda describes it (fetchAndLock, `GET /external-task/{id}`).
@@ -139,7 +139,7 @@ impl ExternalTask {
 
     /// The variables as [`Value`]s, with the error naming a variable that cannot be read.
     pub fn variables(&self) -> Result<Variables, crate::variables::VariableError> {
-        variables_from_typed(&serde_json::Value::Object(self.variables.clone()))
+        variables_from_typed_map(&self.variables)
     }
 
     /// Download the content of the File variable `name` from the task's process instance.
@@ -216,6 +216,12 @@ impl BaseTask for ExternalTask {
 
     fn get_variables(&self) -> Result<Variables, UnitError> {
         self.variables().map_err(UnitError::other)
+    }
+
+    fn variable(&self, name: &str) -> Option<Result<Value, UnitError>> {
+        self.variables
+            .get(name)
+            .map(|typed| crate::variables::from_typed(name, typed).map_err(UnitError::other))
     }
 
     fn engine_type(&self) -> &str {

@@ -341,10 +341,7 @@ pub fn to_typed(name: &str, value: &Value) -> Result<Json, VariableError> {
 pub fn variables_from_typed(typed: &Json) -> Result<Variables, VariableError> {
     match typed {
         Json::Null => Ok(Variables::new()),
-        Json::Object(map) => map
-            .iter()
-            .map(|(name, v)| from_typed(name, v).map(|value| (name.clone(), value)))
-            .collect(),
+        Json::Object(map) => variables_from_typed_map(map),
         other => Err(VariableError::new(
             "(all)",
             format!(
@@ -353,6 +350,13 @@ pub fn variables_from_typed(typed: &Json) -> Result<Variables, VariableError> {
             ),
         )),
     }
+}
+
+/// Read a map of typed variables (what [`variables_from_typed`] reads inside a JSON object).
+pub fn variables_from_typed_map(map: &Map<String, Json>) -> Result<Variables, VariableError> {
+    map.iter()
+        .map(|(name, v)| from_typed(name, v).map(|value| (name.clone(), value)))
+        .collect()
 }
 
 /// Write variables as a map of typed values, for complete, failure, bpmnError and start calls.

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use crate::error::UnitError;
 use crate::mapping::TaskMapping;
 use crate::timeline::Timeline;
-use crate::value::Variables;
+use crate::value::{Value, Variables};
 
 pub use crate::status::TaskStatus;
 pub use check::{
@@ -30,37 +30,45 @@ macro_rules! base_task {
     (
         $(#[$meta:meta])*
         pub trait BaseTask: Send + Sync + 'static {
-            $( $(#[$mmeta:meta])* fn $name:ident(&$self:ident) -> $ret:ty $($default:block)? $(;)? )*
+            $( $(#[$mmeta:meta])* fn $name:ident(&$self:ident $(, $arg:ident: $aty:ty)*) -> $ret:ty $($default:block)? $(;)? )*
         }
     ) => {
         $(#[$meta])*
         pub trait BaseTask: Send + Sync + 'static {
-            $( base_task!(@declare $(#[$mmeta])* fn $name($self) -> $ret $(, $default)?); )*
+            $( base_task!(@declare $(#[$mmeta])* fn $name($self $(, $arg: $aty)*) -> $ret $(, $default)?); )*
         }
 
         impl BaseTask for RunningTask {
-            $( base_task!(@forward $name -> $ret); )*
+            $( base_task!(@forward $name($($arg: $aty),*) -> $ret); )*
         }
     };
-    (@declare $(#[$m:meta])* fn $name:ident($self:ident) -> $ret:ty) => {
-        $(#[$m])* fn $name(&$self) -> $ret;
+    (@declare $(#[$m:meta])* fn $name:ident($self:ident $(, $arg:ident: $aty:ty)*) -> $ret:ty) => {
+        $(#[$m])* fn $name(&$self $(, $arg: $aty)*) -> $ret;
     };
-    (@declare $(#[$m:meta])* fn $name:ident($self:ident) -> $ret:ty, $default:block) => {
-        $(#[$m])* fn $name(&$self) -> $ret $default
+    (@declare $(#[$m:meta])* fn $name:ident($self:ident $(, $arg:ident: $aty:ty)*) -> $ret:ty, $default:block) => {
+        $(#[$m])* fn $name(&$self $(, $arg: $aty)*) -> $ret $default
     };
-    (@forward context -> $ret:ty) => {
+    (@forward context() -> $ret:ty) => {
         fn context(&self) -> $ret {
             Some(&self.context)
         }
     };
-    (@forward get_variables -> $ret:ty) => {
+    (@forward get_variables() -> $ret:ty) => {
         fn get_variables(&self) -> $ret {
             self.variables()
         }
     };
-    (@forward $name:ident -> $ret:ty) => {
-        fn $name(&self) -> $ret {
-            self.inner.$name()
+    (@forward variable($arg:ident: $aty:ty) -> $ret:ty) => {
+        fn variable(&self, $arg: $aty) -> $ret {
+            match self.variables.get() {
+                Some(vars) => vars.get($arg).cloned().map(Ok),
+                None => self.inner.variable($arg),
+            }
+        }
+    };
+    (@forward $name:ident($($arg:ident: $aty:ty),*) -> $ret:ty) => {
+        fn $name(&self $(, $arg: $aty)*) -> $ret {
+            self.inner.$name($($arg),*)
         }
     };
 }
@@ -82,6 +90,17 @@ pub trait BaseTask: Send + Sync + 'static {
     ///
     /// An error names the variable that could not be read.
     fn get_variables(&self) -> Result<Variables, UnitError>;
+
+    /// One variable, deserialized (`None` when the task has no variable `name`), for the
+    /// runtime's own look-ups (e.g. `callbackUrl`). Sources override it to read that variable
+    /// alone; the default reads them all (an error in any is the error). A running task
+    /// answers from its parsed variables once a unit read them.
+    fn variable(&self, name: &str) -> Option<Result<Value, UnitError>> {
+        match self.get_variables() {
+            Ok(mut vars) => vars.remove(name).map(Ok),
+            Err(e) => Some(Err(e)),
+        }
+    }
 
     /// The engine type this task came from (`"camunda"`, `"memory"`, ...).
     fn engine_type(&self) -> &str;
@@ -290,6 +309,9 @@ mod tests {
         fn raw_variables(&self) -> serde_json::Value {
             serde_json::json!({ "raw": true })
         }
+        fn variable(&self, name: &str) -> Option<Result<Value, UnitError>> {
+            Some(Ok(Value::String(format!("only {name}"))))
+        }
     }
 
     #[test]
@@ -312,9 +334,20 @@ mod tests {
         assert!(task.downcast_ref::<Everything>().is_some());
         assert!(task.context().is_some());
         assert!(inner.context().is_none());
+        assert_eq!(
+            task.variable("n").unwrap().unwrap(),
+            Value::String("only n".into()),
+            "read alone by the inner task before the variables are parsed"
+        );
         for _ in 0..3 {
             assert_eq!(task.get_variables().unwrap().len(), 1);
         }
+        assert_eq!(
+            task.variable("n").unwrap().unwrap(),
+            Value::Integer(1),
+            "from the parsed variables once parsed"
+        );
+        assert!(task.variable("absent").is_none());
         assert_eq!(
             inner.parsed.load(Ordering::SeqCst),
             1,

@@ -44,16 +44,12 @@ pub trait CallbackSender: Send + Sync + 'static {
 impl<E: Engine> TaskCtx<'_, E> {
     /// POST to the process variable `callbackUrl`, if set.
     pub(super) async fn callback(&self) {
+        // Only this variable is read (a unit that read none leaves the rest unparsed).
         let url = self
             .task
-            .get_variables()
-            .ok()
-            .and_then(|vars| {
-                vars.get("callbackUrl")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
-            })
-            .map(|u| u.trim().to_owned())
+            .variable("callbackUrl")
+            .and_then(Result::ok)
+            .and_then(|v| v.as_str().map(|u| u.trim().to_owned()))
             .filter(|u| !u.is_empty());
         let Some(url) = url else { return };
         let shown = redact_url(&url);

@@ -122,6 +122,47 @@ impl InMemoryStore {
     }
 }
 
+/// A save of `record` over `stored`: the record's state replaces the stored one; the task's
+/// topic, process instance, business key and `created_at` stay as stored. Nothing is copied
+/// that is already there: the variables (the task's input, the same at every save) are copied
+/// only when they differ.
+fn save_over(stored: &mut TaskRecord, record: &TaskRecord) {
+    let TaskRecord {
+        engine: _,
+        task_id: _,
+        topic: _,
+        worker_id,
+        process_instance_id: _,
+        business_key: _,
+        priority,
+        retries,
+        lock_expires_at,
+        variables,
+        status,
+        result_variables,
+        execution_error,
+        engine_error,
+        executions,
+        created_at: _,
+        updated_at,
+        reported_at,
+    } = record;
+    stored.worker_id.clone_from(worker_id);
+    stored.priority = *priority;
+    stored.retries = *retries;
+    stored.lock_expires_at = *lock_expires_at;
+    if stored.variables != *variables {
+        stored.variables.clone_from(variables);
+    }
+    stored.status = *status;
+    stored.result_variables.clone_from(result_variables);
+    stored.execution_error.clone_from(execution_error);
+    stored.engine_error.clone_from(engine_error);
+    stored.executions = *executions;
+    stored.updated_at = *updated_at;
+    stored.reported_at = *reported_at;
+}
+
 /// Whether a save of `new` may replace `stored` (see [`TaskStore::save`]).
 pub fn supersedes(new: &TaskRecord, stored: &TaskRecord) -> bool {
     new.executions >= stored.executions
@@ -135,12 +176,7 @@ impl TaskStore for InMemoryStore {
         let key = record.key();
         if let Some(stored) = inner.records.get_mut(&key) {
             if supersedes(record, &stored.record) {
-                let mut saved = record.clone();
-                saved.topic = std::mem::take(&mut stored.record.topic);
-                saved.process_instance_id = stored.record.process_instance_id.take();
-                saved.business_key = stored.record.business_key.take();
-                saved.created_at = stored.record.created_at;
-                stored.record = saved;
+                save_over(&mut stored.record, record);
             }
             return Ok(());
         }
