@@ -140,6 +140,9 @@ pub mod sources;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+#[cfg(feature = "otel")]
+pub mod traces;
+
 /// Everything a unit author needs: `use bptl::prelude::*;`.
 pub mod prelude {
     pub use bptl_core::prelude::*;

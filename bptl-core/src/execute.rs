@@ -279,7 +279,8 @@ impl ResolvedUnit<'_> {
     /// future stops the unit: it never keeps running detached while another worker may run
     /// the same task.
     pub async fn run(&self, task: TaskRef) -> Result<Variables, UnitError> {
-        let mut handle = tokio::spawn((self.entry.run)(task));
+        // In the caller's span (the runtime's `task`): the unit's logs and spans belong to it.
+        let mut handle = tokio::spawn(tracing::Instrument::in_current_span((self.entry.run)(task)));
         let _abort_on_drop = AbortOnDrop(handle.abort_handle());
         let joined = match self.mapping.timeout {
             Some(limit) => match tokio::time::timeout(limit, &mut handle).await {

@@ -10,6 +10,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use tracing::Instrument as _;
 
 use crate::error::CredentialsError;
 use crate::model::Service;
@@ -358,7 +359,7 @@ impl ServiceRequest {
     pub async fn send(self) -> Result<ServiceResponse, CredentialsError> {
         let client = self.client;
         let inner = &client.inner;
-        let request = self
+        let mut request = self
             .builder?
             .build()
             .map_err(|e| CredentialsError::Request {
@@ -368,6 +369,8 @@ impl ServiceRequest {
             })?;
         let method = request.method().to_string();
         let url = redact_url(request.url());
+        let span = crate::trace::call_span(inner.service.name(), &method, request.url().path());
+        crate::trace::inject_traceparent(&span, request.headers_mut());
         let request_headers = redact_headers(request.headers());
         let request_body = request
             .body()
@@ -375,18 +378,25 @@ impl ServiceRequest {
             .map(<[u8]>::to_vec);
         let log_bodies = inner.service.recorded_bodies();
         let started = Instant::now();
-        let sent = inner.http.execute(request).await;
-        let outcome = match sent {
-            Ok(response) => {
-                let status = response.status();
-                let headers = response.headers().clone();
-                let final_url = response.url().clone();
-                match response.bytes().await {
-                    Ok(body) => Ok((status, headers, final_url, body.to_vec())),
-                    Err(e) => Err(error_chain(&e.without_url())),
+        let outcome = async {
+            match inner.http.execute(request).await {
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    let final_url = response.url().clone();
+                    match response.bytes().await {
+                        Ok(body) => Ok((status, headers, final_url, body.to_vec())),
+                        Err(e) => Err(error_chain(&e.without_url())),
+                    }
                 }
+                Err(e) => Err(error_chain(&e.without_url())),
             }
-            Err(e) => Err(error_chain(&e.without_url())),
+        }
+        .instrument(span.clone())
+        .await;
+        match &outcome {
+            Ok((status, ..)) => span.record("http.response.status_code", status.as_u16()),
+            Err(message) => span.record("error", scrub(message, &inner.secrets).as_str()),
         };
         let elapsed = started.elapsed();
         let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);

@@ -72,6 +72,7 @@ mod smtp;
 mod store;
 mod task;
 mod tls;
+mod trace;
 mod validate;
 
 pub use client::{

@@ -33,6 +33,7 @@ mod args;
 mod check;
 #[cfg(feature = "dashboard")]
 mod dashboard;
+mod logging;
 mod records;
 mod run;
 
@@ -153,28 +154,6 @@ where
     }
 }
 
-/// Log to stderr in `format`, filtered by `RUST_LOG` (default `info`). JSON lines carry the
-/// current span's fields (a task's `topic`, `task_id`, `process_instance_id`, `worker_id`)
-/// under `"span"`.
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
-        LogFormat::Text => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .try_init(),
-    };
-}
-
 /// Commands other than `run` read the log format from `BPTL_LOG_FORMAT` only (text when unset
 /// or not a format).
 fn with_runtime<F, Fut>(f: F) -> u8
@@ -186,7 +165,8 @@ where
         .ok()
         .and_then(|text| LogFormat::parse(&text).ok())
         .unwrap_or_default();
-    init_logging(format);
+    // Without [traces]: nothing to start that could fail.
+    let _ = logging::init(format, None);
     runtime(f)
 }
 

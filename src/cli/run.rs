@@ -80,7 +80,20 @@ pub(super) async fn run(path: PathBuf, admin_addr: Option<SocketAddr>) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    super::init_logging(config.log_format);
+    let logging = match super::logging::init(config.log_format, config.traces.as_ref()) {
+        Ok(logging) => logging,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let code = run_worker(config, admin_addr).await;
+    // The traces' last spans, sent while the runtime still runs (the export blocks).
+    let _ = tokio::task::spawn_blocking(move || logging.shutdown()).await;
+    code
+}
+
+async fn run_worker(config: Config, admin_addr: Option<SocketAddr>) -> u8 {
     let (problems, prepared) = check_and_prepare(&config, Registry::global());
     // Prepared only when there is no problem.
     let Some(prepared) = prepared else {

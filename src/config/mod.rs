@@ -62,6 +62,11 @@
 //! # variables = { format = "pdf", due = { type = "Date", value = "2027-01-01T00:00:00.000+0100" } }
 //! # active = true, catch_up = "one" | "none"
 //!
+//! # [traces]                       # OpenTelemetry export, feature `otel` (README, "Traces")
+//! # otlp_endpoint = "http://127.0.0.1:4318"   # default: OTEL_EXPORTER_OTLP_ENDPOINT
+//! # service_name = "bptl"          # default: OTEL_SERVICE_NAME, else "bptl"
+//! # sample_ratio = 1.0             # share of the traces started here that are exported
+//!
 //! [http_api]                       # the HTTP work-unit API (README, "The HTTP work-unit API")
 //! # addr = "127.0.0.1:9300"        # `worker run` serves POST /api/v1/work-unit here
 //! # timeout = "30s"                # how long a call waits for its unit (then 504)
@@ -121,7 +126,10 @@ mod engine_auth;
 mod env;
 mod model;
 mod schedule;
+mod traces;
 mod validate;
+
+pub use traces::TracesConfig;
 
 /// A problem with the configuration: the key it is about and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,6 +267,8 @@ pub struct Config {
     pub schedules: Vec<crate::schedule::Schedule>,
     /// `[http_api]`.
     pub http_api: HttpApiConfig,
+    /// `[traces]`: OpenTelemetry export (feature `otel`; `None`: no export).
+    pub traces: Option<TracesConfig>,
 }
 
 /// `[admin]`: the admin listener, serving `GET /healthz` (liveness), `GET /readyz` (readiness)
@@ -394,7 +404,7 @@ impl Config {
         let mut problems = Vec::new();
         let overridden = env::apply(&mut table, env, &mut problems);
         let config = de::read::<model::FileModel>(&table, &overridden, &mut problems)
-            .map(|file| validate::config(file, &mut problems));
+            .map(|file| validate::config(file, env, &mut problems));
         match config {
             Some(config) if problems.is_empty() => Ok(config),
             _ => Err(problems),

@@ -24,6 +24,7 @@ pub(super) struct FileModel {
     pub dashboard: DashboardModel,
     pub schedules: Vec<super::schedule::ScheduleModel>,
     pub http_api: HttpApiModel,
+    pub traces: Option<super::traces::TracesModel>,
 }
 
 /// `[engine]`.

@@ -21,7 +21,11 @@ use super::{
 use bptl_core::duration::format_duration;
 
 /// The configuration of `file`, adding its problems to `problems`.
-pub(super) fn config(file: FileModel, problems: &mut Vec<ConfigError>) -> Config {
+pub(super) fn config(
+    file: FileModel,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Vec<ConfigError>,
+) -> Config {
     let defaults = WorkerConfig::default();
     if file.engine.is_none() {
         missing(
@@ -103,6 +107,7 @@ pub(super) fn config(file: FileModel, problems: &mut Vec<ConfigError>) -> Config
     let dashboard = dashboard(file.dashboard, problems);
     let schedules = super::schedule::schedules(file.schedules, &task_mappings, problems);
     let http_api = http_api(file.http_api, problems);
+    let traces = super::traces::traces(file.traces, env, problems);
     let config = Config {
         engine,
         task_mappings,
@@ -116,6 +121,7 @@ pub(super) fn config(file: FileModel, problems: &mut Vec<ConfigError>) -> Config
         dashboard,
         schedules,
         http_api,
+        traces,
     };
     // The worker's own limits, as the worker builder checks them.
     for invalid in config.worker_config().validate() {
