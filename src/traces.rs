@@ -23,9 +23,9 @@
 //! tracing::subscriber::with_default(subscriber, || {
 //!     tracing::info_span!("task", topic = "double").in_scope(|| {});
 //! });
-//! traces.shutdown().unwrap();
 //! let spans = exported.get_finished_spans().unwrap();
 //! assert_eq!(spans[0].name, "task");
+//! traces.shutdown().unwrap();
 //! ```
 
 use opentelemetry::trace::TracerProvider as _;

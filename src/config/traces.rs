@@ -112,3 +112,87 @@ pub(super) fn traces(
         sample_ratio,
     })
 }
+
+#[cfg(all(test, feature = "otel"))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use crate::config::Config;
+
+    const ENGINE: &str = "[engine]\nurl = \"http://127.0.0.1:8080/engine-rest\"\n";
+
+    fn problems(traces: &str) -> Vec<String> {
+        let text = format!("{ENGINE}[traces]\n{traces}");
+        let problems = Config::from_toml_str(&text, &|_| None).unwrap_err();
+        problems.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn no_section_no_export() {
+        let c = Config::from_toml_str(ENGINE, &|_| None).unwrap();
+        assert_eq!(c.traces, None);
+    }
+
+    #[test]
+    fn the_keys_and_their_defaults() {
+        let text = format!(
+            "{ENGINE}[traces]\notlp_endpoint = \"https://collector.example:4318\"\n\
+             service_name = \"bptl-zaken\"\nsample_ratio = 0.25\n"
+        );
+        let t = Config::from_toml_str(&text, &|_| None)
+            .unwrap()
+            .traces
+            .unwrap();
+        assert_eq!(t.traces_url(), "https://collector.example:4318/v1/traces");
+        assert_eq!(
+            (t.service_name.as_str(), t.sample_ratio),
+            ("bptl-zaken", 0.25)
+        );
+
+        let env = |name: &str| match name {
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://otel:4318".to_owned()),
+            "OTEL_SERVICE_NAME" => Some("from-env".to_owned()),
+            _ => None,
+        };
+        let t = Config::from_toml_str(&format!("{ENGINE}[traces]\n"), &env)
+            .unwrap()
+            .traces
+            .unwrap();
+        assert_eq!(t.traces_url(), "http://otel:4318/v1/traces");
+        assert_eq!((t.service_name.as_str(), t.sample_ratio), ("from-env", 1.0));
+        let t = Config::from_toml_str(
+            &format!("{ENGINE}[traces]\nservice_name = \"file\"\n"),
+            &env,
+        )
+        .unwrap()
+        .traces
+        .unwrap();
+        assert_eq!(
+            t.service_name, "file",
+            "the file wins over OTEL_SERVICE_NAME"
+        );
+    }
+
+    #[test]
+    fn every_problem_names_its_key() {
+        assert_eq!(
+            problems(""),
+            [
+                "traces.otlp_endpoint: missing: set the OTLP/HTTP collector's URL, e.g. \
+              \"http://127.0.0.1:4318\" (or OTEL_EXPORTER_OTLP_ENDPOINT)"
+            ]
+        );
+        let all = problems(
+            "otlp_endpoint = \"collector:4318\"\nservice_name = \" \"\nsample_ratio = 1.5\n",
+        );
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert!(all[0].starts_with("traces.otlp_endpoint: 'collector:4318' is not an http(s) URL"));
+        assert!(all[1].starts_with("traces.service_name: empty"));
+        assert!(all[2].starts_with("traces.sample_ratio: 1.5 is not a ratio"));
+        let typo = problems("otlp_endpoint = \"http://c:4318\"\nsample_rate = 0.5\n");
+        assert_eq!(
+            typo,
+            ["traces.sample_rate: unknown key; did you mean 'sample_ratio'?"]
+        );
+    }
+}
