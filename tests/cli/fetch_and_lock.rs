@@ -4,22 +4,7 @@ use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_and_lock_saves_tasks_without_running_them() {
-    let engine = DevEngine::start().await.expect("engine");
-    engine
-        .deploy_str(
-            "double.bpmn",
-            &FETCH_BPMN.replace("\"fetch\"", "\"double\""),
-        )
-        .expect("deploy");
-    for n in 1..=3 {
-        engine
-            .start_process(
-                "double",
-                json!({"amount": {"value": n, "type": "Integer"}}),
-                None,
-            )
-            .expect("start");
-    }
+    let (engine, _) = double_engine(3).await;
     let dir = TempDir::new();
     let config = write(
         &dir,

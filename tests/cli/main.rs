@@ -100,6 +100,30 @@ const FETCH_BPMN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:process>
 </bpmn:definitions>"#;
 
+/// A dev engine with the `double` process deployed and `instances` of it started (`amount` 1,
+/// 2, ...); their ids in order.
+async fn double_engine(instances: i64) -> (DevEngine, Vec<String>) {
+    let engine = DevEngine::start().await.expect("engine");
+    engine
+        .deploy_str(
+            "double.bpmn",
+            &FETCH_BPMN.replace("\"fetch\"", "\"double\""),
+        )
+        .expect("deploy");
+    let ids = (1..=instances)
+        .map(|n| {
+            engine
+                .start_process(
+                    "double",
+                    json!({"amount": {"value": n, "type": "Integer"}}),
+                    None,
+                )
+                .expect("start")
+        })
+        .collect();
+    (engine, ids)
+}
+
 fn read_all(child: &mut Child) -> String {
     let mut out = String::new();
     if let Some(mut s) = child.stdout.take() {

@@ -189,24 +189,7 @@ value = {{ file = "{key_file}" }}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_serves_prometheus_metrics() {
-    let engine = DevEngine::start().await.expect("engine");
-    engine
-        .deploy_str(
-            "double.bpmn",
-            &FETCH_BPMN.replace("\"fetch\"", "\"double\""),
-        )
-        .expect("deploy");
-    let instances: Vec<String> = (1..=3)
-        .map(|n| {
-            engine
-                .start_process(
-                    "double",
-                    json!({"amount": {"value": n, "type": "Integer"}}),
-                    None,
-                )
-                .expect("start")
-        })
-        .collect();
+    let (engine, instances) = double_engine(3).await;
     let dir = TempDir::new();
     let config = write(
         &dir,
