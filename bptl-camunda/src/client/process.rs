@@ -5,7 +5,7 @@
 use bptl_core::Variables;
 use reqwest::Method;
 use reqwest::header;
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
 use super::{
     CamundaClient, HistoricProcessInstance, HistoricVariableInstance, Incident, ProcessInstance,
@@ -13,6 +13,7 @@ use super::{
 };
 use crate::error::CamundaError;
 use crate::variables::{variables_from_typed, variables_to_typed};
+use crate::wire::StartBody;
 
 impl CamundaClient {
     /// Start the latest version of the process with `key`:
@@ -41,10 +42,10 @@ impl CamundaClient {
         segments: &[&str],
         start: &StartProcess,
     ) -> Result<ProcessInstance, CamundaError> {
-        let mut body = json!({ "variables": variables_to_typed(&start.variables)? });
-        if let Some(key) = &start.business_key {
-            body["businessKey"] = Json::from(key.as_str());
-        }
+        let body = StartBody {
+            business_key: start.business_key.clone(),
+            variables: Some(Json::Object(variables_to_typed(&start.variables)?)),
+        };
         let (builder, call) = self.request(Method::POST, segments);
         self.send_json(&call, builder.json(&body)).await
     }

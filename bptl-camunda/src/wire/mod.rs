@@ -37,7 +37,9 @@ pub(crate) mod fields;
 pub mod process;
 
 pub use deployment::{Deployment, Link, ProcessDefinition};
-pub use process::{HistoricProcessInstance, HistoricVariableInstance, Incident, ProcessInstance};
+pub use process::{
+    HistoricProcessInstance, HistoricVariableInstance, Incident, ProcessInstance, StartBody,
+};
 
 /// The body of `POST /external-task/fetchAndLock`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -15,6 +15,19 @@ use serde_json::{Map, Value};
 use super::deployment::Link;
 use super::fields::{null_as_default, optional_date};
 
+/// The body of `POST /process-definition/key/{key}/start` and `POST
+/// /process-definition/{id}/start`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartBody {
+    /// The business key of the new instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_key: Option<String>,
+    /// The instance's first variables (typed JSON, `{"name": {"value", "type", "valueInfo"}}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variables: Option<Value>,
+}
+
 /// A process instance (`POST .../start`, `GET /process-instance/{id}`, `GET
 /// /process-instance`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

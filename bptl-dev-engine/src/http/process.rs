@@ -8,20 +8,13 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
-use serde::Deserialize;
+use bptl_camunda::wire::StartBody;
 use serde_json::Value;
 
 use super::{Answer, Core, InstanceQuery, no_content, ok, parse_body, query, self_link};
 use crate::error::RestError;
 use crate::state::{Definition, request_variables};
 use crate::variables::{StoredVariable, VariableContext, variables_to_json};
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct StartBody {
-    variables: Option<Value>,
-    business_key: Option<String>,
-}
 
 pub(super) async fn start_by_key(
     State(core): State<Core>,
