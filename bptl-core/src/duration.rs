@@ -19,7 +19,10 @@ impl DurationParseError {
     fn message(&self) -> String {
         let text = &self.text;
         if self.too_large {
-            format!("'{text}' is too long a duration: write at most a few years, e.g. \"30d\"")
+            format!(
+                "'{text}' is too long a duration: write at most {} (100 years), e.g. \"30d\"",
+                format_duration(MAX_DURATION)
+            )
         } else {
             format!(
                 "'{text}' is not a duration: write a number with a unit, e.g. \"500ms\", \"30s\", \"5m\", \"1h30m\" (units: ms, s, m, h, d)"
@@ -28,9 +31,17 @@ impl DurationParseError {
     }
 }
 
+/// The longest duration [`parse_duration`] accepts: 100 years of 365.25 days (`36525d`).
+///
+/// Longer ones are refused as too large: an instant that far ahead may not exist
+/// (`Instant + d` panics), and [`format_duration`] writes days, which jiff reads up to about
+/// 20,000 years only.
+pub const MAX_DURATION: Duration = Duration::from_secs(36_525 * 86_400);
+
 /// Parse a duration in jiff's friendly format (`500ms`, `30s`, `5m`, `1h30m`, `2d`,
 /// `1h 30min`; a day is 24 hours) or in ISO 8601 (`PT5M`, `P1DT12H`). A plain number is refused
-/// to avoid ambiguity (write the unit), and so are negative durations, months and years.
+/// to avoid ambiguity (write the unit), and so are negative durations, months, years and
+/// durations over [`MAX_DURATION`].
 ///
 /// ```
 /// use bptl_core::duration::parse_duration;
@@ -95,11 +106,13 @@ impl serde::de::Visitor<'_> for DurationVisitor {
     }
 }
 
-/// `text` as a non-negative duration, days being 24 hours.
+/// `text` as a non-negative duration up to [`MAX_DURATION`], days being 24 hours.
 fn to_duration(text: &str) -> Option<Duration> {
     let span: Span = text.parse().ok()?;
     let signed = span.to_duration(SpanRelativeTo::days_are_24_hours()).ok()?;
-    Duration::try_from(signed).ok()
+    Duration::try_from(signed)
+        .ok()
+        .filter(|d| *d <= MAX_DURATION)
 }
 
 /// Format a duration compactly: `1.5s`, `250ms`, `5m`, `1h30m`.
@@ -173,6 +186,22 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(30 * 86_400)), "30d");
         assert_eq!(format_duration(Duration::from_secs(86_400 + 3600)), "1d1h");
         assert_eq!(format_duration(Duration::from_millis(20)), "20ms");
+    }
+
+    /// Found by the `duration` fuzz target: jiff read 666600336666720ms (21,000 years), which
+    /// `format_duration` wrote as `7715281d16h11m6s`, more days than jiff reads back.
+    #[test]
+    fn durations_over_a_hundred_years_are_refused() {
+        let err = parse_duration("00666600336666720ms").unwrap_err();
+        assert!(err.too_large, "{err}");
+        assert_eq!(
+            err.to_string(),
+            "'00666600336666720ms' is too long a duration: write at most 36525d (100 years), e.g. \"30d\""
+        );
+        assert_eq!(parse_duration("36525d").ok(), Some(MAX_DURATION));
+        assert!(parse_duration("36525d1ms").unwrap_err().too_large);
+        let max = format_duration(MAX_DURATION);
+        assert_eq!(parse_duration(&max).ok(), Some(MAX_DURATION));
     }
 
     #[test]

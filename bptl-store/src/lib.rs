@@ -56,6 +56,9 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod group;
 mod postgres;
 mod schema;

@@ -7,7 +7,9 @@ use crate::value::{DateValue, FileValue, ObjectData, ObjectValue, Value, Variabl
 /// a text or JSON column: `{"name": {"type": "Integer", "value": 42}, ...}`.
 ///
 /// The shape follows Camunda's typed values (`type`, `value`, `valueInfo`), except that bytes
-/// and file contents are arrays of numbers. [`decode_variables`] reads it back unchanged.
+/// and file contents are arrays of numbers and dates keep the digits below the millisecond
+/// that Camunda's format drops (`...42.123456789+0200`). [`decode_variables`] reads it back
+/// unchanged.
 ///
 /// ```
 /// use bptl_core::store::{decode_variables, encode_variables};
@@ -22,7 +24,7 @@ pub fn encode_variables(vars: &Variables) -> serde_json::Value {
     let mut out = serde_json::Map::new();
     for (name, value) in vars {
         let (value_json, info) = match value {
-            Value::Date(d) => (json!(d.to_camunda_string()), None),
+            Value::Date(d) => (json!(lossless_date(d)), None),
             Value::Bytes(b) => (json!(b), None),
             Value::Object(o) => (
                 match &o.data {
@@ -52,6 +54,17 @@ pub fn encode_variables(vars: &Variables) -> serde_json::Value {
         out.insert(name.clone(), serde_json::Value::Object(typed));
     }
     serde_json::Value::Object(out)
+}
+
+/// Camunda's date format with the nanoseconds that its milliseconds drop, when there are any.
+fn lossless_date(date: &DateValue) -> String {
+    let mut text = date.to_camunda_string();
+    let below_millis = date.timestamp.subsec_nanosecond().rem_euclid(1_000_000);
+    if below_millis != 0 {
+        // Camunda's format ends with the milliseconds and the offset: `.SSS+hhmm`.
+        text.insert_str(text.len() - "+hhmm".len(), &format!("{below_millis:06}"));
+    }
+    text
 }
 
 /// Read variables written by [`encode_variables`].
@@ -146,5 +159,27 @@ mod tests {
         let back: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(decode_variables(&back).unwrap(), vars);
         assert!(decode_variables(&serde_json::json!({"x": {"type": "Nope"}})).is_err());
+    }
+
+    /// Found by the `store_codec` fuzz target: a date with digits below the millisecond (a
+    /// unit's `Timestamp::now()`) was stored as Camunda's milliseconds and read back as
+    /// another date.
+    #[test]
+    fn dates_keep_their_nanoseconds() {
+        let stored =
+            serde_json::json!({"d": {"type": "Date", "value": "2015-10-06T16:34:42.0001+0200"}});
+        let vars = decode_variables(&stored).unwrap();
+        let encoded = encode_variables(&vars);
+        assert_eq!(encoded["d"]["value"], "2015-10-06T16:34:42.000100000+0200");
+        assert_eq!(decode_variables(&encoded).unwrap(), vars);
+        let before_1970 = jiff::Timestamp::new(-1, 999_999_999).unwrap();
+        let vars = crate::variables! { "now": jiff::Timestamp::now(), "old": before_1970 };
+        assert_eq!(decode_variables(&encode_variables(&vars)).unwrap(), vars);
+        let whole =
+            crate::variables! { "d": DateValue::parse("2015-10-06T16:34:42.123+0200").unwrap() };
+        assert_eq!(
+            encode_variables(&whole)["d"]["value"],
+            "2015-10-06T16:34:42.123+0200"
+        );
     }
 }

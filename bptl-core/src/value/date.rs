@@ -48,7 +48,9 @@ impl DateValue {
     }
 
     /// Parse Camunda's date format `yyyy-MM-dd'T'HH:mm:ss.SSS+hhmm`; also accepts RFC 3339
-    /// (`...Z`, `+02:00`) and a missing fraction, which other engines send.
+    /// (`...Z`, `+02:00`) and a missing fraction, which other engines send. An offset with
+    /// seconds (`+042201`) is refused: neither format has them, and Camunda's could not write
+    /// the date back.
     pub fn parse(text: &str) -> Result<Self, DateParseError> {
         let err = || DateParseError {
             text: text.to_owned(),
@@ -63,6 +65,9 @@ impl DateValue {
             if let Ok(parsed) = jiff::fmt::strtime::parse(format, text)
                 && let (Ok(ts), Some(offset)) = (parsed.to_timestamp(), parsed.offset())
             {
+                if offset.seconds() % 60 != 0 {
+                    return Err(err());
+                }
                 return Ok(Self {
                     timestamp: ts,
                     offset,
@@ -99,4 +104,26 @@ impl fmt::Display for DateValue {
 pub struct DateParseError {
     /// The text that failed to parse.
     pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `date_value` fuzz target: jiff's `%z` reads `+HHMMSS`, but Camunda's format
+    /// writes hours and minutes only, so the date written back named another instant.
+    #[test]
+    fn an_offset_with_seconds_is_refused() {
+        for text in [
+            "0215-10-\t\t\t\t06T16:34:42+042201",
+            "2015-10-06T16:34:42.000+042201",
+            "2015-10-06T16:34:42.000+04:22:01",
+        ] {
+            let err = DateValue::parse(text).map(|d| d.to_camunda_string());
+            assert!(err.is_err(), "{text:?} read as {err:?}");
+        }
+        let whole =
+            DateValue::parse("2015-10-06T16:34:42.000+042200").map(|d| d.to_camunda_string());
+        assert_eq!(whole.ok().as_deref(), Some("2015-10-06T16:34:42.000+0422"));
+    }
 }
