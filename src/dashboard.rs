@@ -221,8 +221,8 @@ async fn security_headers(request: Request, next: Next) -> Response {
 }
 
 fn random_token() -> String {
-    use rand::Rng as _;
-    let bytes: [u8; 24] = rand::rng().random();
+    // The thread-local generator: a CSPRNG seeded from the operating system.
+    let bytes: [u8; 24] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
