@@ -88,7 +88,9 @@ fn to_text(value: &serde_json::Value) -> Box<str> {
         buffer.clear();
         // Writing a `Value` into a Vec cannot fail, and its text is UTF-8.
         let _ = serde_json::to_writer(&mut *buffer, value);
-        let text = String::from_utf8_lossy(buffer).into_owned().into_boxed_str();
+        let text = String::from_utf8_lossy(buffer)
+            .into_owned()
+            .into_boxed_str();
         if buffer.capacity() > 1 << 20 {
             *buffer = Vec::new();
         }
