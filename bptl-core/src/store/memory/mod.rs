@@ -109,10 +109,11 @@ impl Default for InMemoryStore {
 
 impl InMemoryStore {
     /// The default number of records kept.
-    pub const DEFAULT_CAPACITY: usize = 10_000;
+    pub const DEFAULT_CAPACITY: usize = 5_000;
 
-    /// The default bound of the finished records' estimated size: 16 MiB.
-    pub const DEFAULT_DONE_BYTES: usize = 16 << 20;
+    /// The default bound of the finished records' estimated size: 8 MiB (about twice that in
+    /// resident memory, with the allocator's overhead).
+    pub const DEFAULT_DONE_BYTES: usize = 8 << 20;
 
     /// An empty store with the default bounds.
     pub fn new() -> Self {
