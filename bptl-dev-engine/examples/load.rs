@@ -189,12 +189,10 @@ async fn lane(
     let mut running = JoinSet::new();
     loop {
         // Reserve what this fetch may take, so that the lanes together fetch `count`.
-        let reserved = claimed.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
-            (c < count).then(|| c + o.max_tasks.min(count - c))
-        });
-        let Ok(before) = reserved else {
+        let before = claimed.fetch_add(o.max_tasks, Ordering::Relaxed);
+        if before >= count {
             return fetches;
-        };
+        }
         let wanted = o.max_tasks.min(count - before);
         let tasks = post(
             http,
